@@ -1,0 +1,43 @@
+# The one place that knows the project's commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODES ?= 1
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint format kafka-up kafka-down sim clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the pinned requirements
+
+test: venv lint  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092)
+	kafka/with-kafka.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv  ## ruff: lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv  ## ruff: fix what can be fixed and format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+kafka-up: venv  ## start a local Kafka from Maven Central jars (NODES=3 for a cluster)
+	$(PY) kafka/local_kafka.py up --nodes $(NODES)
+
+kafka-down: venv  ## stop the local Kafka (CLEAN=1 also wipes its data)
+	$(PY) kafka/local_kafka.py down $(if $(CLEAN),--clean)
+
+sim: venv  ## run the WAQI simulator in the foreground on localhost:8765
+	$(PY) -m aqistream.waqi_sim --port 8765
+
+clean:  ## remove the venv and every local broker's data
+	-$(PY) kafka/local_kafka.py down --clean
+	rm -rf $(VENV) kafka/.run .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""Fixtures shared by the suite: the real Kafka broker the tests talk to."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+# `make test` (kafka/with-kafka.sh) makes sure a broker answers here before pytest starts.
+BOOTSTRAP_SERVERS = os.environ.get("AQI_TEST_BOOTSTRAP_SERVERS", "localhost:9092")
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers() -> str:
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP_SERVERS})
+    try:
+        brokers = admin.list_topics(timeout=10).brokers
+    except Exception as error:
+        pytest.fail(
+            f"no Kafka broker answers at {BOOTSTRAP_SERVERS} ({error}): run the suite with "
+            "`make test`, which starts one"
+        )
+    assert brokers, f"no broker listed in metadata at {BOOTSTRAP_SERVERS}"
+    return BOOTSTRAP_SERVERS
+
+
+@pytest.fixture
+def topic_name() -> str:
+    """A topic name no other test uses."""
+    return f"test_aqi_{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,71 @@
+"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`.
+
+There is no Docker engine here, so the file is parsed and its settings that matter checked.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def broker():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    (service,) = compose["services"].values()
+    return service, {key: str(value) for key, value in service["environment"].items()}
+
+
+def kafka_version_of_pom() -> str:
+    return re.search(r"<kafka.version>(.+)</kafka.version>", (ROOT / "kafka/pom.xml").read_text())[
+        1
+    ]
+
+
+def test_same_apache_kafka_version_as_the_local_broker():
+    service, _ = broker()
+    assert service["image"] == f"apache/kafka:{kafka_version_of_pom()}"
+
+
+def test_kraft_combined_roles_with_its_own_controller_quorum():
+    _, env = broker()
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+    node_id = env["KAFKA_NODE_ID"]
+    voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+    assert len(voters) == 1 and voters[0].startswith(f"{node_id}@")
+    controller_port = voters[0].rsplit(":", 1)[1]
+    assert f"CONTROLLER://:{controller_port}" in env["KAFKA_LISTENERS"].split(",")
+    assert len(env["CLUSTER_ID"]) == 22
+
+
+def test_clients_on_the_host_reach_localhost_9092():
+    service, env = broker()
+    assert "9092:9092" in service["ports"]
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    host_listener = next(
+        name for name, address in advertised.items() if address == "localhost:9092"
+    )
+    assert listeners[host_listener] == ":9092"
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert set(listeners) <= set(protocols)
+
+
+def test_one_broker_so_every_replication_factor_is_one_and_transactions_can_start():
+    _, env = broker()
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+        "KAFKA_DEFAULT_REPLICATION_FACTOR",
+        "KAFKA_MIN_INSYNC_REPLICAS",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR",
+    ):
+        assert env[key] == "1", key
