@@ -100,12 +100,12 @@ class StationList:
 
     def __init__(self, path: str | os.PathLike[str], log: logging.Logger) -> None:
         self._path = path
-        self._source = os.fspath(path)
+        self.source = os.fspath(path)
         self._log = log
         # (mtime_ns, size) of the file when last read; None while it cannot be read.
         self._stamp: tuple[int, int] | None = self._stat()
         content = _read_bytes(path)
-        self._stations = parse_stations(_decode(content, self._source), self._source)
+        self._stations = parse_stations(_decode(content, self.source), self.source)
         # The last content looked at, valid or not, so an unchanged file is never re-parsed
         # and a broken edit is reported once rather than on every call.
         self._seen_content = content
@@ -131,7 +131,7 @@ class StationList:
             return self._stations
         self._seen_content = content
         try:
-            stations = parse_stations(_decode(content, self._source), self._source)
+            stations = parse_stations(_decode(content, self.source), self.source)
         except StationsError as problem:
             self._keep_previous(problem)
             return self._stations
@@ -143,7 +143,7 @@ class StationList:
         try:
             status = os.stat(self._path)
         except OSError as problem:
-            raise StationsError(_os_error_message(self._source, problem)) from None
+            raise StationsError(_os_error_message(self.source, problem)) from None
         return status.st_mtime_ns, status.st_size
 
     def _keep_previous(self, problem: StationsError) -> None:
@@ -158,7 +158,7 @@ class StationList:
         after = {station.feed_path for station in stations}
         self._log.info(
             "%s: reloaded, %d stations (%d added, %d removed)",
-            self._source,
+            self.source,
             len(stations),
             len(after - before),
             len(before - after),

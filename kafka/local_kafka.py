@@ -175,10 +175,19 @@ def resolve_jars() -> Path:
     if LIBS.exists():
         shutil.rmtree(LIBS)
     result = subprocess.run(
-        [mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={LIBS}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={LIBS}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise SetupError(f"mvn could not resolve the Kafka jars:\n{tail}")
@@ -218,20 +227,37 @@ def read_pid(cluster: Cluster, node: int) -> int | None:
 
 def java_command(java: str, libs: Path, heap: str, *args: str) -> list[str]:
     return [
-        java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-        "-cp", f"{libs}/*", *args,
-    ]  # fmt: skip
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+        "-cp",
+        f"{libs}/*",
+        *args,
+    ]
 
 
 def format_storage(java: str, libs: Path, cluster: Cluster, node: int, cluster_id: str) -> None:
     if (cluster.node_dir(node) / "data" / "meta.properties").exists():
         return
     result = subprocess.run(
-        java_command(java, libs, "256m", "kafka.tools.StorageTool", "format",
-                     "-t", cluster_id, "-c", str(cluster.properties_file(node))),
-        capture_output=True, text=True,
-    )  # fmt: skip
+        java_command(
+            java,
+            libs,
+            "256m",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(cluster.properties_file(node)),
+        ),
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise SetupError(f"formatting node {node} failed:\n{result.stdout}{result.stderr}")
 
@@ -239,13 +265,16 @@ def format_storage(java: str, libs: Path, cluster: Cluster, node: int, cluster_i
 def start_node(java: str, libs: Path, cluster: Cluster, node: int) -> subprocess.Popen:
     with open(cluster.log_file(node), "ab") as log:
         process = subprocess.Popen(
-            java_command(java, libs, cluster.heap, "kafka.Kafka",
-                         str(cluster.properties_file(node))),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            java_command(
+                java, libs, cluster.heap, "kafka.Kafka", str(cluster.properties_file(node))
+            ),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             # Its own session: a Ctrl-C meant for `make` does not reach the broker;
             # it is stopped by `down`, in order.
             start_new_session=True,
-        )  # fmt: skip
+        )
     cluster.pid_file(node).write_text(str(process.pid))
     return process
 
@@ -360,9 +389,15 @@ def command_up(args: argparse.Namespace) -> None:
     cluster_id = existing_cluster_id(run_dir) or new_cluster_id()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "cluster.json").write_text(
-        json.dumps({"nodes": cluster.nodes, "base_port": cluster.base_port,
-                    "heap": cluster.heap, "cluster_id": cluster_id})
-    )  # fmt: skip
+        json.dumps(
+            {
+                "nodes": cluster.nodes,
+                "base_port": cluster.base_port,
+                "heap": cluster.heap,
+                "cluster_id": cluster_id,
+            }
+        )
+    )
     for node in stopped:
         cluster.node_dir(node).mkdir(parents=True, exist_ok=True)
         cluster.properties_file(node).write_text(server_properties(cluster, node))
@@ -456,9 +491,11 @@ def command_start_node(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--run-dir", type=Path, default=KAFKA_DIR / ".run" / "cluster",
+        "--run-dir",
+        type=Path,
+        default=KAFKA_DIR / ".run" / "cluster",
         help="where the cluster keeps settings, data, logs, pids (default kafka/.run/cluster)",
-    )  # fmt: skip
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start a broker, or a cluster of --nodes")
     up.add_argument("--nodes", type=int, choices=(1, 3), default=1)

@@ -57,8 +57,15 @@ class LocalKafka:
         return result
 
     def up(self) -> LocalKafka:
-        self.run("up", "--nodes", str(self.nodes), "--base-port", str(self.base_port),
-                 "--heap", self.heap)  # fmt: skip
+        self.run(
+            "up",
+            "--nodes",
+            str(self.nodes),
+            "--base-port",
+            str(self.base_port),
+            "--heap",
+            self.heap,
+        )
         return self
 
     def down(self) -> None:

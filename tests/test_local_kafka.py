@@ -33,8 +33,11 @@ def test_three_node_settings_replicate_internal_topics_three_times():
     assert node2["controller.quorum.voters"] == (
         "1@localhost:9093,2@localhost:9095,3@localhost:9097"
     )
-    for key in ("default.replication.factor", "offsets.topic.replication.factor",
-                "transaction.state.log.replication.factor"):  # fmt: skip
+    for key in (
+        "default.replication.factor",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+    ):
         assert node2[key] == "3", key
     assert node2["min.insync.replicas"] == "2"
     assert node2["transaction.state.log.min.isr"] == "2"
@@ -131,7 +134,17 @@ def test_too_old_java_is_one_clear_line(tmp_path):
 def local_kafka_in(env, tmp_path):
     kafka = LocalKafka(tmp_path / "run")
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--run-dir", str(kafka.run_dir), "up",
-         "--base-port", str(kafka.base_port)],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--run-dir",
+            str(kafka.run_dir),
+            "up",
+            "--base-port",
+            str(kafka.base_port),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )

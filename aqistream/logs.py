@@ -1,0 +1,40 @@
+"""Logging for the command-line scripts: one readable line per event, on stderr, no secrets."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+class RedactingFormatter(logging.Formatter):
+    """Removes secrets from the finished line, tracebacks included."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        self.secrets = [secret for secret in secrets if secret]
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.levelno >= logging.WARNING:
+            # Only what needs attention is labelled; the rest reads as plain progress.
+            line = line.replace(" ", f" {record.levelname}: ", 1)
+        for secret in self.secrets:
+            line = line.replace(secret, "***")
+        return line
+
+
+def setup_logging(verbosity: int, secrets: list[str] = ()) -> None:
+    """verbosity: -1 warnings only, 0 one line per cycle, 1 one line per reading too,
+    2 and librdkafka's own log."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(list(secrets)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.getLogger("aqistream").setLevel(level)
+    # librdkafka reports every refused connection, every second; the scripts say it once
+    # in their own words, so its own log is shown only with -vv.
+    logging.getLogger("aqistream.librdkafka").setLevel(
+        logging.INFO if verbosity > 1 else logging.CRITICAL + 1
+    )

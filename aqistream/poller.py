@@ -1,0 +1,260 @@
+"""The producer's loop: each cycle fetches the due stations, keeps what is new, publishes it.
+
+    stations list -> scheduler -> WAQI client (concurrent) -> normalise -> state -> Kafka
+
+Failures of one station never stop the others. Readings that could not be published (Kafka
+down, a transaction failed) wait in the state and go out with a later cycle's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aqistream.publish import KafkaUnavailable, Publisher
+from aqistream.record import UnusableReading, normalise
+from aqistream.scheduler import Scheduler
+from aqistream.state import PublishState
+from aqistream.stations import StationList, StationQuery
+from aqistream.waqi import InvalidToken, Stopped, UnknownStation, WaqiClient, WaqiError
+
+log = logging.getLogger("aqistream.producer")
+
+KAFKA_TIMEOUT = 15.0
+# On SIGINT/SIGTERM, requests still running get this long before the cycle publishes
+# what it has and the producer exits.
+STOP_GRACE = 2.0
+
+
+@dataclass
+class Fetched:
+    query: StationQuery
+    data: dict | None = None
+    error: WaqiError | None = None
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class CycleReport:
+    polled: int = 0
+    published: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    waiting: int = 0
+    kafka_problem: str | None = None
+    api_unreachable: bool = False
+
+    def line(self, number: int) -> str:
+        published = f"{self.published} new readings published"
+        if self.kafka_problem:
+            published += f" ({self.waiting} waiting for Kafka)"
+        return (
+            f"cycle {number}: {self.polled} stations polled, {published}, "
+            f"{self.unchanged} unchanged, {self.failed} failed, "
+            f"{self.requests} API requests, {self.seconds:.2f} s"
+        )
+
+
+def fetch_concurrently(
+    queries: list[StationQuery],
+    fetch: Callable[[str], dict],
+    workers: int,
+    stop: threading.Event,
+) -> list[Fetched]:
+    """Fetch every query on up to `workers` threads; on stop, return what has arrived.
+
+    Daemon threads, not an executor: a request hanging at shutdown must not hold the exit.
+    """
+    todo: queue.SimpleQueue[StationQuery] = queue.SimpleQueue()
+    for query in queries:
+        todo.put(query)
+    results: list[Fetched] = []
+    done = threading.Semaphore(0)
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                query = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results.append(Fetched(query, data=fetch(query.feed_path)))
+            except WaqiError as error:
+                results.append(Fetched(query, error=error))
+            except Exception as error:  # a bug must not kill the worker silently
+                results.append(Fetched(query, error=WaqiError(f"unexpected error: {error!r}")))
+            done.release()
+
+    for _ in range(min(workers, len(queries))):
+        threading.Thread(target=work, daemon=True).start()
+    for _ in queries:
+        while not done.acquire(timeout=0.2):
+            if stop.is_set():
+                grace_ends = time.monotonic() + STOP_GRACE
+                while done.acquire(timeout=max(0.0, grace_ends - time.monotonic())):
+                    pass
+                return list(results)
+    return list(results)
+
+
+class Poller:
+    def __init__(
+        self,
+        stations: StationList,
+        client: WaqiClient,
+        publisher: Publisher,
+        workers: int,
+        stop: threading.Event,
+        scheduler: Scheduler | None = None,
+        state: PublishState | None = None,
+    ):
+        self.stations = stations
+        self.client = client
+        self.publisher = publisher
+        self.workers = workers
+        self.stop = stop
+        self.scheduler = scheduler or Scheduler()
+        self.state = state or PublishState()
+        self.connected = False
+        self.reported_problems: dict[str, str] = {}  # query text -> last warning given
+        self.reported_kafka_problem: str | None = None
+
+    # ------------------------------------------------------------ Kafka
+
+    def ensure_connected(self) -> str | None:
+        """Connect and restore the committed state if needed; the problem, if any."""
+        if self.connected:
+            return None
+        try:
+            committed = self.publisher.connect(KAFKA_TIMEOUT)
+        except KafkaUnavailable as error:
+            return str(error)
+        self.state.restore(committed)
+        self.connected = True
+        log.info(
+            "connected to Kafka at %s: %d stations published before",
+            self.publisher.config.bootstrap_servers,
+            len(committed),
+        )
+        return None
+
+    def publish_waiting(self, report: CycleReport) -> None:
+        problem = self.ensure_connected()
+        batch = self.state.batch() if problem is None else []
+        if batch:
+            try:
+                self.publisher.publish(batch, KAFKA_TIMEOUT)
+            except KafkaUnavailable as error:
+                self.connected = False
+                problem = str(error)
+            else:
+                self.state.committed_batch(batch)
+                report.published = len(batch)
+                for record in batch:
+                    log.debug(
+                        "published %s %s AQI %s",
+                        record["station"]["name"],
+                        record["observed_local"],
+                        record["aqi"],
+                    )
+        report.waiting = self.state.waiting
+        report.kafka_problem = problem
+        self.note_kafka_problem(problem)
+
+    def note_kafka_problem(self, problem: str | None) -> None:
+        """Say when Kafka becomes unreachable and when it is back, not every cycle."""
+        if problem == self.reported_kafka_problem:
+            return
+        if problem:
+            log.warning("%s; readings wait and are published when it is back", problem)
+        elif self.reported_kafka_problem:
+            log.info("Kafka is reachable again")
+        self.reported_kafka_problem = problem
+
+    # ------------------------------------------------------------ one cycle
+
+    def run_cycle(self) -> CycleReport:
+        started = time.monotonic()
+        requests_before = self.client.requests_made
+        report = CycleReport()
+        queries = self.stations.current()
+        self.scheduler.forget_missing(queries)
+        due = self.scheduler.due(queries, started)
+        transient: dict[str, list[str]] = defaultdict(list)
+        for result in fetch_concurrently(due, self.client.fetch_feed, self.workers, self.stop):
+            if isinstance(result.error, InvalidToken):
+                raise result.error
+            if isinstance(result.error, Stopped):
+                continue
+            report.polled += 1
+            if isinstance(result.error, UnknownStation):
+                report.failed += 1
+                self.scheduler.unknown(result.query, started)
+                self.warn_once(result.query, f"{result.error} (check this line)")
+            elif result.error is not None:
+                report.failed += 1
+                transient[str(result.error)].append(result.query.text)
+            elif not self.take(result, report):
+                report.failed += 1
+        for reason, texts in transient.items():
+            shown = ", ".join(texts[:5]) + (f" and {len(texts) - 5} more" if len(texts) > 5 else "")
+            log.warning(
+                "%d station(s) failed: %s (%s); retried next cycle", len(texts), reason, shown
+            )
+        fetched_none = report.polled > 0 and sum(map(len, transient.values())) == report.polled
+        report.api_unreachable = fetched_none
+        self.publish_waiting(report)
+        report.requests = self.client.requests_made - requests_before
+        report.seconds = time.monotonic() - started
+        return report
+
+    def take(self, result: Fetched, report: CycleReport) -> bool:
+        """Normalise a fetched reading and queue it if new; False when it is unusable."""
+        query = result.query
+        try:
+            record = normalise(result.data, query.text, result.fetched_at)
+        except UnusableReading as error:
+            self.warn_once(query, f"reading skipped: {error}")
+            return False
+        idx = record["station"]["idx"]
+        twins = self.scheduler.resolved(query, idx)
+        if twins:
+            log.info("%r is station %d, as %r is: polling it once", query.text, idx, twins[0])
+        if self.reported_problems.pop(query.text, None):
+            log.info("%r is fine again", query.text)
+        if not self.state.offer(record):
+            report.unchanged += 1
+        return True
+
+    def warn_once(self, query: StationQuery, problem: str) -> None:
+        """One warning per station and problem; again only when the problem changes."""
+        if self.reported_problems.get(query.text) != problem:
+            self.reported_problems[query.text] = problem
+            log.warning("%s:%d %r: %s", self.stations.source, query.line, query.text, problem)
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self, interval: float, once: bool) -> int:
+        """Run cycles until stopped (or one, with once); the exit code."""
+        # Topics are made and the committed state read before the first fetch, if Kafka is up.
+        self.note_kafka_problem(self.ensure_connected())
+        number = 0
+        try:
+            while not self.stop.is_set():
+                number += 1
+                report = self.run_cycle()
+                log.info(report.line(number))
+                if once:
+                    return 1 if report.kafka_problem or report.api_unreachable else 0
+                self.stop.wait(max(0.0, interval - report.seconds))
+            return 0
+        finally:
+            self.publisher.close()

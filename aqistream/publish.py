@@ -1,0 +1,245 @@
+"""Publishing readings to Kafka exactly once: topics, transactions, and the committed state.
+
+Each batch goes out in one transaction that writes every reading to `<topic>` and each
+station's newest reading to the compacted `<topic>.latest`. Because both are in the same
+transaction, `.latest` is always exactly what `<topic>` holds as committed: reading it back
+(read_committed) tells a restarted producer what was published, with no local state file.
+
+After any failure inside a transaction the producer instance is dropped. The next connect()
+creates a new one with the same transactional.id, whose init_transactions() completes or
+aborts whatever the old one left open, and only then reads `.latest` back. So an ambiguous
+commit (the broker committed, the answer was lost) is resolved by Kafka, never guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from aqistream.config import ConfigError, KafkaConfig
+from aqistream.latest import ReadFailed, latest_topic, read_to_end
+from aqistream.record import InvalidRecord, decode_record, encode_record, record_key
+
+log = logging.getLogger("aqistream.publish")
+kafka_log = logging.getLogger("aqistream.librdkafka")
+
+# Errors that are the user's configuration, not a passing outage.
+CONFIGURATION_ERRORS = {
+    KafkaError.INVALID_REPLICATION_FACTOR: "the replication factor is larger than the brokers",
+    KafkaError.INVALID_PARTITIONS: "invalid number of partitions",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "not authorised to use the topic",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "not authorised to create topics",
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "not authorised to use transactional.id",
+    KafkaError.POLICY_VIOLATION: "the cluster's topic policy refused the topic",
+    KafkaError._AUTHENTICATION: "authentication failed",
+    KafkaError.SASL_AUTHENTICATION_FAILED: "authentication failed",
+}
+FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+
+
+class KafkaUnavailable(Exception):
+    """Kafka could not be reached, or a transaction failed: retry later, nothing is lost."""
+
+
+class Fenced(Exception):
+    """Another producer with the same transactional.id took over: this one must stop."""
+
+
+def producer_settings(config: KafkaConfig, topic: str) -> dict:
+    return {
+        # The same transactional.id on a restart or a replacement machine fences the old one.
+        "transactional.id": f"aqi-stream-{topic}",
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        "transaction.timeout.ms": 60000,
+        **config.common,
+        **config.producer,
+        "logger": kafka_log,
+    }
+
+
+class Publisher:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic: str,
+        partitions: int = 3,
+        replication_factor: int = -1,
+    ):
+        self.config = config
+        self.topic = topic
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.last_error: KafkaError | None = None
+        self.producer: Producer | None = None
+        self.topics_ready = False
+        # Built now so a bad setting in config.ini is reported at start-up, broker or not.
+        self.producer = self.new_producer()
+
+    # ------------------------------------------------------------ clients
+
+    def on_error(self, error: KafkaError) -> None:
+        self.last_error = error
+
+    def new_producer(self) -> Producer:
+        try:
+            return Producer(
+                {**producer_settings(self.config, self.topic), "error_cb": self.on_error}
+            )
+        except KafkaException as error:
+            raise ConfigError(f"{self.config.source}: {error.args[0].str()}") from None
+
+    def common_settings(self) -> dict:
+        return {**self.config.common, "logger": kafka_log, "error_cb": self.on_error}
+
+    def reason(self, error: Exception | None = None) -> str:
+        """Why Kafka failed, in one line, with the broker's own error when it gave one."""
+        text = error.args[0].str() if isinstance(error, KafkaException) else str(error or "")
+        if self.last_error is not None and self.last_error.str() not in text:
+            text = f"{text}; last broker error: {self.last_error.str()}".lstrip("; ")
+        return text or "no answer"
+
+    def raise_if_configuration(self, error: KafkaError | None) -> None:
+        for candidate in (error, self.last_error):
+            if candidate is not None and candidate.code() in CONFIGURATION_ERRORS:
+                raise ConfigError(
+                    f"Kafka at {self.config.bootstrap_servers}: "
+                    f"{CONFIGURATION_ERRORS[candidate.code()]} ({candidate.str()})"
+                )
+
+    # ------------------------------------------------------------ connect
+
+    def connect(self, timeout: float) -> dict[int, str]:
+        """Make topics, start transactions and read back what was published.
+
+        Returns station idx -> observed_at of its last committed reading.
+        Raises KafkaUnavailable (retry later), ConfigError or Fenced.
+        """
+        deadline = time.monotonic() + timeout
+        self.last_error = None
+        if not self.topics_ready:
+            self.ensure_topics(timeout)
+        if self.producer is None:
+            self.producer = self.new_producer()
+        try:
+            self.producer.init_transactions(max(1.0, deadline - time.monotonic()))
+        except KafkaException as error:
+            self.handle_failure(error, "starting transactions")
+        return self.read_committed_state(max(5.0, deadline - time.monotonic()))
+
+    def ensure_topics(self, timeout: float) -> None:
+        admin = AdminClient(self.common_settings())
+        try:
+            existing = admin.list_topics(timeout=timeout).topics
+        except KafkaException as error:
+            self.raise_if_configuration(error.args[0])
+            raise KafkaUnavailable(
+                f"Kafka unreachable at {self.config.bootstrap_servers}: {self.reason(error)}"
+            ) from None
+        wanted = [
+            NewTopic(self.topic, self.partitions, self.replication_factor),
+            NewTopic(
+                latest_topic(self.topic),
+                self.partitions,
+                self.replication_factor,
+                # Compaction keeps the last reading of every station, and nothing else.
+                config={"cleanup.policy": "compact"},
+            ),
+        ]
+        missing = [new for new in wanted if new.topic not in existing]
+        if missing:
+            futures = admin.create_topics(missing, request_timeout=timeout)
+            for name, future in futures.items():
+                try:
+                    future.result()
+                    log.info("created topic %s", name)
+                except KafkaException as error:
+                    if error.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                        continue
+                    self.raise_if_configuration(error.args[0])
+                    raise KafkaUnavailable(
+                        f"could not create topic {name}: {self.reason(error)}"
+                    ) from None
+        self.topics_ready = True
+
+    def read_committed_state(self, timeout: float) -> dict[int, str]:
+        """station idx -> observed_at, from `.latest` read with read_committed to its end."""
+        committed: dict[int, str] = {}
+        try:
+            for message in read_to_end(self.common_settings(), latest_topic(self.topic), timeout):
+                remember_latest(committed, message)
+        except ReadFailed as error:
+            raise KafkaUnavailable(f"{error}: {self.reason()}") from None
+        return committed
+
+    # ------------------------------------------------------------ publish
+
+    def publish(self, records: list[dict], timeout: float) -> None:
+        """Publish `records` in one transaction, or raise with nothing published."""
+        if self.producer is None:
+            raise KafkaUnavailable("not connected")
+        newest: dict[bytes, bytes] = {}
+        try:
+            self.producer.begin_transaction()
+            for record in records:
+                key, value = record_key(record), encode_record(record)
+                self.produce(self.topic, key, value)
+                newest[key] = value  # records come oldest first per station
+            for key, value in newest.items():
+                self.produce(latest_topic(self.topic), key, value)
+            self.producer.commit_transaction(timeout)
+        except KafkaException as error:
+            self.handle_failure(error, "publishing")
+
+    def produce(self, topic: str, key: bytes, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key)
+                return
+            except BufferError:
+                # The local queue is full (a long outage's backlog): let it drain.
+                self.producer.poll(0.1)
+
+    def handle_failure(self, error: KafkaException, doing: str) -> None:
+        """Drop the producer (its transaction is resolved by the next one) and raise."""
+        kafka_error = error.args[0]
+        self.discard_producer()
+        if kafka_error.code() in FENCED:
+            raise Fenced(
+                f"another producer with transactional.id "
+                f"{producer_settings(self.config, self.topic)['transactional.id']} took over"
+            ) from None
+        self.raise_if_configuration(kafka_error)
+        raise KafkaUnavailable(
+            f"Kafka at {self.config.bootstrap_servers}, {doing}: {self.reason(error)}"
+        ) from None
+
+    def discard_producer(self) -> None:
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            producer.purge()
+            producer.close()
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close()
+            self.producer = None
+
+
+def remember_latest(committed: dict[int, str], message) -> None:
+    try:
+        record = decode_record(message.value())
+    except InvalidRecord as error:
+        log.warning(
+            "skipping an invalid record in %s partition %d offset %d: %s",
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            error,
+        )
+        return
+    idx = record["station"]["idx"]
+    committed[idx] = max(committed.get(idx, ""), record["observed_at"])

@@ -1,0 +1,162 @@
+"""The WAQI API client: one pooled HTTP session, the shared rate limiter, retries, typed errors.
+
+WAQI answers HTTP 200 with {"status": "error", "data": "..."} for most failures (API.md §7),
+so the body, not the status code, says what went wrong. Each failure kind the producer
+handles differently has its own exception; every message is free of the token.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from aqistream.ratelimit import RateLimiter
+
+DEFAULT_API_URL = "https://api.waqi.info"
+# (connect, read) seconds: a slow station must not hold a worker for long.
+TIMEOUT = (5, 10)
+ATTEMPTS = 4
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+UNKNOWN_STATION_ERRORS = ("Unknown station", "Unknown ID", "no such station", "Invalid geo")
+
+
+class WaqiError(Exception):
+    """A failure to get a station's reading; str() is a line for a human."""
+
+
+class InvalidToken(WaqiError):
+    """The API refused the token: nothing will work until it is fixed."""
+
+
+class UnknownStation(WaqiError):
+    """The API does not know this station: retrying will not help."""
+
+
+class TransientError(WaqiError):
+    """Connection error, timeout, 5xx, empty or non-JSON body: worth retrying."""
+
+
+class OverQuota(TransientError):
+    """The API's rate limit for this token is exceeded."""
+
+
+class Stopped(WaqiError):
+    """The producer is shutting down; the request was not made."""
+
+
+def redact(text: str, token: str) -> str:
+    """Remove the token from any text that may include a URL (exceptions, log lines)."""
+    if not token:
+        return text
+    return text.replace(token, "***").replace(quote(token, safe=""), "***")
+
+
+def parse_feed_body(body: bytes) -> dict:
+    """The `data` of a /feed/ response, or the WaqiError its body stands for (pure)."""
+    if not body.strip():
+        raise TransientError("empty response body")
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        hint = " (an HTML page: is --api-url the WAQI API?)" if body.lstrip()[:1] == b"<" else ""
+        raise TransientError(f"response is not JSON{hint}") from None
+    if not isinstance(envelope, dict):
+        raise TransientError("response is not a WAQI JSON object")
+    data = envelope.get("data")
+    if envelope.get("status") == "ok" and isinstance(data, dict):
+        # An unknown numeric id comes back as status ok with a nested error (API.md §7).
+        if data.get("status") == "error":
+            raise UnknownStation(str(data.get("msg") or "Unknown ID"))
+        return data
+    message = str(data if isinstance(data, str) else envelope.get("message") or envelope)
+    if message == "Invalid key":
+        raise InvalidToken("the API refused the token (Invalid key)")
+    if message == "Over quota":
+        raise OverQuota("Over quota")
+    if message.startswith(UNKNOWN_STATION_ERRORS):
+        raise UnknownStation(message)
+    raise UnknownStation(f"the API answered an error: {message[:200]}")
+
+
+class WaqiClient:
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        limiter: RateLimiter,
+        workers: int,
+        stop: threading.Event,
+        attempts: int = ATTEMPTS,
+        sleep_jitter: Callable[[float], float] = lambda cap: random.uniform(0, cap),
+    ):
+        self.token = token
+        self.api_url = api_url.rstrip("/")
+        self.limiter = limiter
+        self.stop = stop
+        self.attempts = attempts
+        self.sleep_jitter = sleep_jitter
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "aqi-stream"
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=workers, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.requests_made = 0
+        self.count_lock = threading.Lock()
+
+    def feed_url(self, feed_path: str) -> str:
+        return f"{self.api_url}/feed/{quote(feed_path, safe='@:;/-.')}/"
+
+    def fetch_feed(self, feed_path: str) -> dict:
+        """The latest reading of a station (`data` of /feed/{feed_path}/), retried if transient."""
+        for attempt in range(self.attempts):
+            try:
+                return self.request_once(feed_path)
+            except OverQuota:
+                self.limiter.slow_down()
+                if attempt == self.attempts - 1:
+                    raise
+            except TransientError:
+                if attempt == self.attempts - 1:
+                    raise
+            # Exponential backoff with full jitter, so retries of many stations spread out.
+            if self.stop.wait(self.sleep_jitter(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))):
+                raise Stopped("shutting down")
+        raise AssertionError("unreachable")
+
+    def request_once(self, feed_path: str) -> dict:
+        if not self.limiter.acquire(self.stop):
+            raise Stopped("shutting down")
+        with self.count_lock:
+            self.requests_made += 1
+        try:
+            response = self.session.get(
+                self.feed_url(feed_path), params={"token": self.token}, timeout=TIMEOUT
+            )
+        except requests.Timeout:
+            raise TransientError("the API did not answer in time") from None
+        except requests.RequestException as error:
+            raise TransientError(redact(describe_connection_error(error), self.token)) from None
+        if response.status_code != 200:
+            raise TransientError(f"HTTP {response.status_code} from the API")
+        return parse_feed_body(response.content)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def describe_connection_error(error: requests.RequestException) -> str:
+    """A short reason instead of urllib3's nested repr (which also carries the URL)."""
+    reason = error.__context__ or error
+    text = str(reason)
+    if "Connection refused" in text:
+        return "connection refused by the API host"
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return "the API host name does not resolve"
+    return f"cannot reach the API: {type(reason).__name__}"

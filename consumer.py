@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Print air-quality readings as they arrive in Kafka.
+
+    python consumer.py [CONFIG] [--format pretty|json] [--from-beginning] [--snapshot]
+
+Exit codes: 0 done (stopped, --max-records or --idle-timeout reached), 1 runtime failure,
+2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from confluent_kafka import KafkaException
+
+from aqistream.config import ConfigError, read_kafka_config
+from aqistream.consume import ConsumerOptions, Output, ReadingConsumer
+from aqistream.logs import setup_logging
+
+log = logging.getLogger("aqistream.consumer")
+
+
+def at_least(minimum: float, kind: type):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum:g}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="consumer.py", description="Print air-quality readings as they arrive in Kafka."
+    )
+    parser.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="librdkafka settings ([default], [consumer]); default config.ini when present, "
+        "else localhost:9092",
+    )
+    parser.add_argument("--topic", default="air_quality_index", help="(default %(default)s)")
+    parser.add_argument(
+        "--group",
+        help="consumer group id (default: group.id in [consumer], else aqi-stream-consumer)",
+    )
+    parser.add_argument(
+        "--from-beginning", action="store_true", help="start from the earliest reading"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("pretty", "json"),
+        default="pretty",
+        help="pretty: one aligned line per reading; json: one JSON record per line",
+    )
+    parser.add_argument(
+        "--station",
+        action="append",
+        default=[],
+        metavar="IDX_OR_NAME",
+        help="only this station (idx, name or part of it; repeatable)",
+    )
+    parser.add_argument(
+        "--min-aqi", type=at_least(0, int), metavar="N", help="only readings with AQI >= N"
+    )
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="first print each station's current reading, then stream",
+    )
+    parser.add_argument(
+        "--max-records", type=at_least(1, int), metavar="N", help="exit after N records"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=at_least(0.1, float),
+        metavar="SECONDS",
+        help="exit after this long with nothing new",
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    return parser.parse_args(argv)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    def handle(signum: int, frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    setup_logging(-1 if args.quiet else args.verbose)
+    options = ConsumerOptions(
+        topic=args.topic,
+        group=args.group,
+        from_beginning=args.from_beginning,
+        format=args.format,
+        stations=args.station,
+        min_aqi=args.min_aqi,
+        snapshot=args.snapshot,
+        max_records=args.max_records,
+        idle_timeout=args.idle_timeout,
+        # https://no-color.org: any non-empty NO_COLOR turns colour off.
+        colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+        header=sys.stdout.isatty(),
+    )
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        config = read_kafka_config(args.config)
+        consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
+        log.info(
+            "reading %s at %s as group %s", args.topic, config.bootstrap_servers, consumer.group
+        )
+        counts = consumer.run()
+    except ConfigError as error:
+        print(f"consumer.py: {error}", file=sys.stderr)
+        return 2
+    except KafkaException as error:
+        print(f"consumer.py: Kafka failed: {error.args[0].str()}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # Piped into `head` and the like: the reader has gone, which is not an error.
+        sys.stderr.close()
+        return 0
+    log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

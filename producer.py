@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Poll WAQI for the stations in stations.txt and publish every new reading to Kafka, once.
+
+    python producer.py [CONFIG] [--stations FILE] [--topic NAME] [--interval SECONDS] [--once]
+
+The WAQI token is read from WAQI_TOKEN, in the environment or in .env. Exit codes: 0 done,
+1 runtime failure, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from aqistream.config import TOKEN_HELP, ConfigError, read_kafka_config, waqi_token
+from aqistream.logs import setup_logging
+from aqistream.poller import Poller
+from aqistream.publish import Fenced, Publisher
+from aqistream.ratelimit import RateLimiter
+from aqistream.stations import StationList, StationsError
+from aqistream.waqi import DEFAULT_API_URL, InvalidToken, WaqiClient
+
+log = logging.getLogger("aqistream.producer")
+
+
+def positive(kind: type) -> callable:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="producer.py",
+        description="Publish every new WAQI air-quality reading to Kafka, exactly once.",
+        epilog="The WAQI token is read from WAQI_TOKEN (environment or .env), never from "
+        "the command line.",
+    )
+    parser.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="librdkafka settings ([default], [producer]); default config.ini when present, "
+        "else localhost:9092",
+    )
+    parser.add_argument(
+        "--stations",
+        default="stations.txt",
+        metavar="FILE",
+        help="stations to poll, one per line (default stations.txt)",
+    )
+    parser.add_argument(
+        "--topic", default="air_quality_index", help="Kafka topic (default air_quality_index)"
+    )
+    parser.add_argument(
+        "--interval",
+        type=positive(float),
+        default=600.0,
+        metavar="SECONDS",
+        help="seconds between cycles (default 600)",
+    )
+    parser.add_argument("--once", action="store_true", help="run one cycle, publish it, and exit")
+    parser.add_argument(
+        "--api-url",
+        default=os.environ.get("WAQI_API_URL", DEFAULT_API_URL),
+        metavar="URL",
+        help=f"WAQI API base URL (default $WAQI_API_URL or {DEFAULT_API_URL})",
+    )
+    parser.add_argument(
+        "--quota",
+        type=positive(float),
+        default=1000.0,
+        metavar="PER_MINUTE",
+        help="API requests per minute, retries included (default 1000)",
+    )
+    parser.add_argument(
+        "--burst",
+        type=positive(int),
+        default=60,
+        metavar="N",
+        help="API requests allowed at once (default 60)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive(int),
+        default=16,
+        metavar="N",
+        help="concurrent API requests (default 16)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=positive(int),
+        default=3,
+        metavar="N",
+        help="partitions of topics created here (default 3)",
+    )
+    parser.add_argument(
+        "--replication-factor",
+        type=positive(int),
+        default=None,
+        metavar="N",
+        help="replication factor of topics created here (default: the broker's)",
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="also one line per published reading (-vv: and librdkafka's log)",
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    return parser.parse_args(argv)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGINT/SIGTERM end the loop after the current cycle's transaction."""
+
+    def handle(signum: int, frame) -> None:
+        if not stop.is_set():
+            log.info("%s: finishing the current cycle, then exiting", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    token = ""
+    try:
+        token = waqi_token()
+        setup_logging(-1 if args.quiet else args.verbose, secrets=[token])
+        config = read_kafka_config(args.config)
+        stations = StationList(args.stations, log)
+        stop = threading.Event()
+        publisher = Publisher(config, args.topic, args.partitions, args.replication_factor or -1)
+        client = WaqiClient(
+            token,
+            args.api_url,
+            RateLimiter.within_quota(args.quota, args.burst),
+            workers=args.workers,
+            stop=stop,
+        )
+        stop_on_signals(stop)
+        poller = Poller(stations, client, publisher, args.workers, stop)
+        log.info(
+            "polling %d stations from %s every %g s; publishing to %s at %s",
+            len(stations.current()),
+            args.stations,
+            args.interval,
+            args.topic,
+            config.bootstrap_servers,
+        )
+        return poller.run(args.interval, args.once)
+    except (ConfigError, StationsError) as error:
+        print(f"producer.py: {error}", file=sys.stderr)
+        return 2
+    except InvalidToken as error:
+        print(f"producer.py: WAQI refused WAQI_TOKEN ({error}): {TOKEN_HELP}", file=sys.stderr)
+        return 2
+    except Fenced as error:
+        print(f"producer.py: stopping: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
