@@ -29,15 +29,20 @@ def latest_topic(topic: str) -> str:
     return f"{topic}.latest"
 
 
-def read_to_end(settings: dict, topic: str, timeout: float) -> Iterator[Message]:
-    """Every committed message of `topic`, from the beginning to the current end."""
+def read_to_end(
+    settings: dict, topic: str, timeout: float, isolation_level: str = "read_committed"
+) -> Iterator[Message]:
+    """Every committed message of `topic`, from the beginning to the current end.
+
+    (isolation_level="read_uncommitted" also shows what aborted transactions wrote.)
+    """
     consumer = Consumer(
         {
             **settings,
             # A throwaway group: this read neither uses nor moves anyone's offsets.
             "group.id": f"aqi-stream-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
-            "isolation.level": "read_committed",
+            "isolation.level": isolation_level,
             "enable.partition.eof": True,
         }
     )

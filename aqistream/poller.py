@@ -150,6 +150,7 @@ class Poller:
         problem = self.ensure_connected()
         batch = self.state.batch() if problem is None else []
         if batch:
+            log.debug("sending %d readings in one transaction", len(batch))
             try:
                 self.publisher.publish(batch, KAFKA_TIMEOUT)
             except KafkaUnavailable as error:

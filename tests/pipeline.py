@@ -1,0 +1,172 @@
+"""Run the real scripts against a real broker and the simulator, and count what came out.
+
+The producer and consumer run as subprocesses (so they can be killed with SIGKILL);
+the topic is read back with read_committed, the way any downstream consumer sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from aqistream.latest import ReadFailed, read_to_end
+from tests.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "test-token-5f3a9c"  # distinctive, so a leak is easy to find
+
+
+def script_env(simulator: Simulator | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAQI_")}
+    env["WAQI_TOKEN"] = TOKEN
+    if simulator is not None:
+        env["WAQI_API_URL"] = simulator.url
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def config_file(tmp_path: Path, bootstrap_servers: str, extra: str = "") -> str:
+    path = tmp_path / "config.ini"
+    path.write_text(f"[default]\nbootstrap.servers={bootstrap_servers}\n{extra}")
+    return str(path)
+
+
+def run_script(
+    script: str, *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Running:
+    """A script running in the background; its output goes to files the test can read."""
+
+    def __init__(self, script: str, args: tuple[str, ...], env: dict[str, str], cwd: Path):
+        self.out_path = cwd / f"{script}.{id(self)}.out"
+        self.err_path = cwd / f"{script}.{id(self)}.err"
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / script), *args], env=env, cwd=cwd,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            )  # fmt: skip
+
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait up to `timeout` for the script to exit by itself; its code, or None."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Send `sig` and wait; the exit code."""
+        if self.alive():
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"did not exit within {timeout} s after signal {sig}:\n{self.stderr()}"
+            ) from None
+
+
+def start_script(script: str, *args: str, env: dict[str, str], cwd: Path) -> Running:
+    return Running(script, args, env, cwd)
+
+
+def read_topic(
+    bootstrap_servers: str, topic: str, isolation_level: str = "read_committed"
+) -> list[tuple[bytes, bytes]]:
+    """Every committed (key, value) of the topic, from the beginning."""
+    settings = {"bootstrap.servers": bootstrap_servers}
+    messages = read_to_end(settings, topic, timeout=60, isolation_level=isolation_level)
+    return [(m.key(), m.value()) for m in messages]
+
+
+def count_in(bootstrap_servers: str, topic: str) -> int:
+    """How many committed messages the topic holds; 0 while it does not exist yet."""
+    try:
+        return len(read_topic(bootstrap_servers, topic))
+    except ReadFailed:
+        return 0
+
+
+def readings_in(messages: list[tuple[bytes, bytes]]) -> Counter:
+    """How many times each (idx, observed_at) is in the topic."""
+    counts: Counter = Counter()
+    for key, value in messages:
+        record = json.loads(value)
+        assert key == str(record["station"]["idx"]).encode()
+        counts[record["station"]["idx"], record["observed_at"]] += 1
+    return counts
+
+
+def served_readings(simulator: Simulator, idxs: set[int] | None = None) -> set[tuple[int, str]]:
+    """(idx, observed_at) of every reading the simulator answered with."""
+    served = simulator.admin("GET", "/admin/served")["readings"]
+    return {(r["idx"], r["observed_at"]) for r in served if idxs is None or r["idx"] in idxs}
+
+
+def assert_exactly_once(published: Counter, served: set[tuple[int, str]]) -> None:
+    duplicated = {reading: n for reading, n in published.items() if n > 1}
+    lost = served - set(published)
+    unexpected = set(published) - served
+    assert not duplicated, f"published more than once: {sorted(duplicated.items())[:10]}"
+    assert not lost, f"served but not published: {sorted(lost)[:10]}"
+    assert not unexpected, f"published but never served: {sorted(unexpected)[:10]}"
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.2):
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+def write_raw(bootstrap_servers: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    """Write messages straight to a topic (poison among real records)."""
+    producer = Producer({"bootstrap.servers": bootstrap_servers})
+    for key, value in items:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def station_lines(simulator: Simulator, count: int, network: str | None = None) -> list[str]:
+    """stations.txt lines for `count` generated stations that report readings."""
+    query = f"/admin/stations?status=reporting&limit={count}"
+    if network:
+        query += f"&network={network}"
+    stations = simulator.admin("GET", query)["stations"]
+    assert len(stations) == count, f"the simulator has only {len(stations)} such stations"
+    return [s["feed"].removeprefix("/feed/").rstrip("/") for s in stations]
