@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 
+from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import TOKEN_HELP, ConfigError, read_kafka_config, waqi_token
 from aqistream.logs import setup_logging
 from aqistream.poller import Poller
@@ -27,21 +27,8 @@ from aqistream.waqi import DEFAULT_API_URL, InvalidToken, WaqiClient
 log = logging.getLogger("aqistream.producer")
 
 
-def positive(kind: type) -> callable:
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="producer.py",
         description="Publish every new WAQI air-quality reading to Kafka, exactly once.",
         epilog="The WAQI token is read from WAQI_TOKEN (environment or .env), never from "
@@ -65,7 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--interval",
-        type=positive(float),
+        type=number_at_least(0, float, exclusive=True),
         default=600.0,
         metavar="SECONDS",
         help="seconds between cycles (default 600)",
@@ -79,35 +66,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--quota",
-        type=positive(float),
+        type=number_at_least(0, float, exclusive=True),
         default=1000.0,
         metavar="PER_MINUTE",
         help="API requests per minute, retries included (default 1000)",
     )
     parser.add_argument(
         "--burst",
-        type=positive(int),
+        type=number_at_least(1, int),
         default=60,
         metavar="N",
         help="API requests allowed at once (default 60)",
     )
     parser.add_argument(
         "--workers",
-        type=positive(int),
+        type=number_at_least(1, int),
         default=16,
         metavar="N",
         help="concurrent API requests (default 16)",
     )
     parser.add_argument(
         "--partitions",
-        type=positive(int),
+        type=number_at_least(1, int),
         default=3,
         metavar="N",
         help="partitions of topics created here (default 3)",
     )
     parser.add_argument(
         "--replication-factor",
-        type=positive(int),
+        type=number_at_least(1, int),
         default=None,
         metavar="N",
         help="replication factor of topics created here (default: the broker's)",
@@ -124,27 +111,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    """SIGINT/SIGTERM end the loop after the current cycle's transaction."""
-
-    def handle(signum: int, frame) -> None:
-        if not stop.is_set():
-            log.info("%s: finishing the current cycle, then exiting", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    token = ""
+    stop = threading.Event()
+    stop_on_signals(stop, lambda name: log.info("%s: finishing the cycle, then exiting", name))
     try:
         token = waqi_token()
         setup_logging(-1 if args.quiet else args.verbose, secrets=[token])
+        if not args.api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"--api-url {args.api_url!r} is not an http:// or https:// URL")
         config = read_kafka_config(args.config)
         stations = StationList(args.stations, log)
-        stop = threading.Event()
         publisher = Publisher(config, args.topic, args.partitions, args.replication_factor or -1)
         client = WaqiClient(
             token,
@@ -153,7 +130,6 @@ def main(argv: list[str]) -> int:
             workers=args.workers,
             stop=stop,
         )
-        stop_on_signals(stop)
         poller = Poller(stations, client, publisher, args.workers, stop)
         log.info(
             "polling %d stations from %s every %g s; publishing to %s at %s",
@@ -168,7 +144,11 @@ def main(argv: list[str]) -> int:
         print(f"producer.py: {error}", file=sys.stderr)
         return 2
     except InvalidToken as error:
-        print(f"producer.py: WAQI refused WAQI_TOKEN ({error}): {TOKEN_HELP}", file=sys.stderr)
+        print(
+            f"producer.py: the WAQI API refused WAQI_TOKEN ({error}): {TOKEN_HELP} "
+            "as WAQI_TOKEN=...",
+            file=sys.stderr,
+        )
         return 2
     except Fenced as error:
         print(f"producer.py: stopping: {error}", file=sys.stderr)

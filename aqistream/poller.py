@@ -27,6 +27,9 @@ from aqistream.waqi import InvalidToken, Stopped, UnknownStation, WaqiClient, Wa
 log = logging.getLogger("aqistream.producer")
 
 KAFKA_TIMEOUT = 15.0
+# Once Kafka is known to be down, each cycle tries again for this long only, so polling
+# goes on at its pace; the clients keep reconnecting in the background meanwhile.
+KAFKA_RETRY_TIMEOUT = 5.0
 # On SIGINT/SIGTERM, requests still running get this long before the cycle publishes
 # what it has and the producer exits.
 STOP_GRACE = 2.0
@@ -134,7 +137,8 @@ class Poller:
         if self.connected:
             return None
         try:
-            committed = self.publisher.connect(KAFKA_TIMEOUT)
+            down = self.reported_kafka_problem is not None
+            committed = self.publisher.connect(KAFKA_RETRY_TIMEOUT if down else KAFKA_TIMEOUT)
         except KafkaUnavailable as error:
             return str(error)
         self.state.restore(committed)
@@ -243,10 +247,22 @@ class Poller:
 
     # ------------------------------------------------------------ the loop
 
+    def once_exit_code(self, report: CycleReport) -> int:
+        """--once: 0 if the cycle completed (some stations may have failed), else 1."""
+        if report.kafka_problem:
+            log.error("%d new readings could not be published: %s", report.waiting,
+                      report.kafka_problem)  # fmt: skip
+            return 1
+        if report.api_unreachable:
+            log.error("no station could be fetched from the WAQI API at %s", self.client.api_url)
+            return 1
+        return 0
+
     def run(self, interval: float, once: bool) -> int:
         """Run cycles until stopped (or one, with once); the exit code."""
         # Topics are made and the committed state read before the first fetch, if Kafka is up.
-        self.note_kafka_problem(self.ensure_connected())
+        if not self.stop.is_set():
+            self.note_kafka_problem(self.ensure_connected())
         number = 0
         try:
             while not self.stop.is_set():
@@ -254,7 +270,7 @@ class Poller:
                 report = self.run_cycle()
                 log.info(report.line(number))
                 if once:
-                    return 1 if report.kafka_problem or report.api_unreachable else 0
+                    return self.once_exit_code(report)
                 self.stop.wait(max(0.0, interval - report.seconds))
             return 0
         finally:

@@ -75,6 +75,7 @@ class Publisher:
         self.replication_factor = replication_factor
         self.last_error: KafkaError | None = None
         self.producer: Producer | None = None
+        self.admin: AdminClient | None = None  # kept, so it stays connected between tries
         self.topics_ready = False
         # Built now so a bad setting in config.ini is reported at start-up, broker or not.
         self.producer = self.new_producer()
@@ -131,7 +132,9 @@ class Publisher:
         return self.read_committed_state(max(5.0, deadline - time.monotonic()))
 
     def ensure_topics(self, timeout: float) -> None:
-        admin = AdminClient(self.common_settings())
+        if self.admin is None:
+            self.admin = AdminClient(self.common_settings())
+        admin = self.admin
         try:
             existing = admin.list_topics(timeout=timeout).topics
         except KafkaException as error:

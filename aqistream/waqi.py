@@ -77,7 +77,7 @@ def parse_feed_body(body: bytes) -> dict:
         return data
     message = str(data if isinstance(data, str) else envelope.get("message") or envelope)
     if message == "Invalid key":
-        raise InvalidToken("the API refused the token (Invalid key)")
+        raise InvalidToken("Invalid key")
     if message == "Over quota":
         raise OverQuota("Over quota")
     if message.startswith(UNKNOWN_STATION_ERRORS):
@@ -144,7 +144,8 @@ class WaqiClient:
         except requests.RequestException as error:
             raise TransientError(redact(describe_connection_error(error), self.token)) from None
         if response.status_code != 200:
-            raise TransientError(f"HTTP {response.status_code} from the API")
+            hint = " (is --api-url the WAQI API?)" if 400 <= response.status_code < 500 else ""
+            raise TransientError(f"HTTP {response.status_code} from the API{hint}")
         return parse_feed_body(response.content)
 
     def close(self) -> None:

@@ -41,6 +41,11 @@ def config_file(tmp_path: Path, bootstrap_servers: str, extra: str = "") -> str:
     return str(path)
 
 
+def configured_bootstrap(workdir: Path) -> str:
+    """The bootstrap.servers of the config.ini that config_file() wrote in `workdir`."""
+    return (workdir / "config.ini").read_text().split("bootstrap.servers=")[1].split()[0]
+
+
 def run_script(
     script: str, *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess:

@@ -16,6 +16,7 @@ from tests.pipeline import (
     TOKEN,
     assert_exactly_once,
     config_file,
+    configured_bootstrap,
     count_in,
     read_topic,
     readings_in,
@@ -64,7 +65,7 @@ def producer(workdir, sim, topic, *args, **extra_env):
 def test_a_cycle_publishes_exactly_the_readings_served_as_new(workdir, sim, topic_name):
     result = producer(workdir, sim, topic_name)
     assert result.returncode == 0, result.stderr
-    published = readings_in(read_topic(sim_bootstrap(workdir), topic_name))
+    published = readings_in(read_topic(configured_bootstrap(workdir), topic_name))
     assert len(published) == 9
     assert_exactly_once(published, served_readings(sim))
     assert "9 stations polled, 9 new readings published, 0 unchanged, 0 failed" in result.stderr
@@ -75,7 +76,7 @@ def test_a_second_cycle_with_nothing_new_publishes_nothing(workdir, sim, topic_n
     again = producer(workdir, sim, topic_name)
     assert again.returncode == 0, again.stderr
     assert "0 new readings published, 9 unchanged" in again.stderr
-    published = readings_in(read_topic(sim_bootstrap(workdir), topic_name))
+    published = readings_in(read_topic(configured_bootstrap(workdir), topic_name))
     assert_exactly_once(published, served_readings(sim))
     assert len(published) == 9
 
@@ -85,7 +86,7 @@ def test_an_hour_later_exactly_one_new_reading_per_station(workdir, sim, topic_n
     sim.admin("POST", "/admin/clock", {"advance_hours": 1})
     later = producer(workdir, sim, topic_name)
     assert "9 new readings published" in later.stderr
-    published = readings_in(read_topic(sim_bootstrap(workdir), topic_name))
+    published = readings_in(read_topic(configured_bootstrap(workdir), topic_name))
     assert_exactly_once(published, served_readings(sim))
     per_station = {}
     for idx, _ in published:
@@ -98,7 +99,7 @@ def test_latest_topic_holds_each_station_newest_reading(workdir, sim, topic_name
     sim.admin("POST", "/admin/clock", {"advance_hours": 1})
     producer(workdir, sim, topic_name)
     latest = {}
-    for key, value in read_topic(sim_bootstrap(workdir), f"{topic_name}.latest"):
+    for key, value in read_topic(configured_bootstrap(workdir), f"{topic_name}.latest"):
         latest[int(key)] = json.loads(value)["observed_at"]
     newest = {}
     for idx, observed_at in served_readings(sim):
@@ -113,14 +114,16 @@ def test_restart_of_a_running_producer_publishes_no_duplicate(workdir, sim, topi
         running = start_script(*args, env=env, cwd=workdir)
         expected = 9 * (hour + 1)
         wait_for(
-            lambda n=expected: count_in(sim_bootstrap(workdir), topic_name) >= n, 60, "readings"
+            lambda n=expected: count_in(configured_bootstrap(workdir), topic_name) >= n,
+            60,
+            "readings",
         )
         assert running.stop(signal.SIGTERM) == 0, running.stderr()
         sim.admin("POST", "/admin/clock", {"advance_hours": 1})
     running = start_script(*args, env=env, cwd=workdir)
-    wait_for(lambda: count_in(sim_bootstrap(workdir), topic_name) >= 36, 60, "36 readings")
+    wait_for(lambda: count_in(configured_bootstrap(workdir), topic_name) >= 36, 60, "36 readings")
     running.stop()
-    published = readings_in(read_topic(sim_bootstrap(workdir), topic_name))
+    published = readings_in(read_topic(configured_bootstrap(workdir), topic_name))
     assert_exactly_once(published, served_readings(sim))
     assert len(published) == 36
 
@@ -142,7 +145,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(workdir, sim, top
     (workdir / "stations.txt").write_text("\n".join(lines) + "\n")
     # One message per produce request: a transaction then takes ~100 ms to send instead of
     # ~10, so kills can land between the first record reaching the broker and the commit.
-    config_file(workdir, sim_bootstrap(workdir), "[producer]\nbatch.num.messages=1\n")
+    config_file(workdir, configured_bootstrap(workdir), "[producer]\nbatch.num.messages=1\n")
     rng = random.Random(20261124)
     env = script_env(sim)
     args = ("producer.py", "config.ini", "--topic", topic_name, "--interval", "0.2",
@@ -159,7 +162,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(workdir, sim, top
         finished = run_script(*args, "--once", env=env, cwd=workdir)
         assert finished.returncode == 0, finished.stderr
         sim.admin("POST", "/admin/clock", {"advance_hours": 1})
-    bootstrap = sim_bootstrap(workdir)
+    bootstrap = configured_bootstrap(workdir)
     published = readings_in(read_topic(bootstrap, topic_name))
     served = served_readings(sim)
     assert len({idx for idx, _ in served}) == 300
@@ -184,13 +187,9 @@ def test_duplicate_lines_resolving_to_one_station_are_polled_and_published_once(
     assert "cycle 1: 4 stations polled, 2 new readings published, 2 unchanged" in log
     assert "cycle 2: 2 stations polled, 0 new readings published, 2 unchanged" in log
     assert log.count("is station 5419, as") == 2
-    published = readings_in(read_topic(sim_bootstrap(workdir), topic_name))
+    published = readings_in(read_topic(configured_bootstrap(workdir), topic_name))
     assert sorted(idx for idx, _ in published) == sorted({5419, idx_of(sim, "basel")})
     assert published[5419, min(o for i, o in published if i == 5419)] == 1
-
-
-def sim_bootstrap(workdir) -> str:
-    return (workdir / "config.ini").read_text().split("bootstrap.servers=")[1].split()[0]
 
 
 def idx_of(sim, name: str) -> int:

@@ -1,0 +1,46 @@
+"""What producer.py and consumer.py share on the command line: one-line usage errors, signals."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import NoReturn
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit 2), not usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def number_at_least(minimum: float, kind: type = float, exclusive: bool = False) -> Callable:
+    """An argparse type: a number of `kind`, at least (or above) `minimum`."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum or (exclusive and value == minimum):
+            bound = "greater than" if exclusive else "at least"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound} {minimum:g}")
+        return value
+
+    return parse
+
+
+def stop_on_signals(stop: threading.Event, on_first: Callable[[str], None] = lambda name: None):
+    """SIGINT and SIGTERM set `stop`; the loop that watches it ends cleanly."""
+
+    def handle(signum: int, frame) -> None:
+        if not stop.is_set():
+            on_first(signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
