@@ -194,3 +194,23 @@ def test_duplicate_lines_resolving_to_one_station_are_polled_and_published_once(
 
 def idx_of(sim, name: str) -> int:
     return sim.get(f"/feed/{name}/", token=TOKEN).json()["data"]["idx"]
+
+
+def test_a_replacement_producer_fences_the_old_one(workdir, sim, topic_name):
+    """Two producers with the same transactional.id: the newer wins, the older stops (exit 1)."""
+    args = ("producer.py", "config.ini", "--topic", topic_name, "--interval", "0.2", *NO_QUOTA)
+    old = start_script(*args, env=script_env(sim), cwd=workdir)
+    try:
+        wait_for(lambda: count_in(configured_bootstrap(workdir), topic_name) == 9, 60, "9")
+        new = start_script(*args, env=script_env(sim), cwd=workdir)
+        wait_for(lambda: "connected to Kafka" in new.stderr(), 60, "the replacement")
+        sim.admin("POST", "/admin/clock", {"advance_hours": 1})
+        assert old.wait_exit(timeout=60) == 1, old.stderr()
+        assert "another producer with transactional.id" in old.stderr()
+        wait_for(lambda: count_in(configured_bootstrap(workdir), topic_name) == 18, 60, "18")
+        assert new.alive()
+        assert new.stop() == 0
+    finally:
+        old.stop(signal.SIGKILL)
+    published = readings_in(read_topic(configured_bootstrap(workdir), topic_name))
+    assert_exactly_once(published, served_readings(sim))
