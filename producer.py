@@ -81,9 +81,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=number_at_least(1, int),
-        default=16,
+        default=32,
         metavar="N",
-        help="concurrent API requests (default 16)",
+        help="concurrent API requests (default 32)",
     )
     parser.add_argument(
         "--partitions",

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 
+MIN_SECRET_LENGTH = 6
+
 
 class RedactingFormatter(logging.Formatter):
     """Removes secrets from the finished line, tracebacks included."""
 
     def __init__(self, secrets: list[str]):
         super().__init__("%(asctime)s %(message)s", datefmt="%H:%M:%S")
-        self.secrets = [secret for secret in secrets if secret]
+        # A secret of a few characters would blank out every word that contains them.
+        self.secrets = [secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH]
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

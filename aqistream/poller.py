@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,7 +53,7 @@ class CycleReport:
     seconds: float = 0.0
     waiting: int = 0
     kafka_problem: str | None = None
-    api_unreachable: bool = False
+    api_problem: str | None = None  # why no station at all could be fetched
 
     def line(self, number: int) -> str:
         published = f"{self.published} new readings published"
@@ -71,16 +71,17 @@ def fetch_concurrently(
     fetch: Callable[[str], dict],
     workers: int,
     stop: threading.Event,
-) -> list[Fetched]:
-    """Fetch every query on up to `workers` threads; on stop, return what has arrived.
+) -> Iterator[Fetched]:
+    """Fetch every query on up to `workers` threads, yielding each result as it arrives
+    (so each answer can be turned into a small record and freed at once). On stop, what
+    arrives within STOP_GRACE.
 
     Daemon threads, not an executor: a request hanging at shutdown must not hold the exit.
     """
     todo: queue.SimpleQueue[StationQuery] = queue.SimpleQueue()
     for query in queries:
         todo.put(query)
-    results: list[Fetched] = []
-    done = threading.Semaphore(0)
+    arrived: queue.SimpleQueue[Fetched] = queue.SimpleQueue()
 
     def work() -> None:
         while not stop.is_set():
@@ -89,23 +90,25 @@ def fetch_concurrently(
             except queue.Empty:
                 return
             try:
-                results.append(Fetched(query, data=fetch(query.feed_path)))
+                arrived.put(Fetched(query, data=fetch(query.feed_path)))
             except WaqiError as error:
-                results.append(Fetched(query, error=error))
+                arrived.put(Fetched(query, error=error))
             except Exception as error:  # a bug must not kill the worker silently
-                results.append(Fetched(query, error=WaqiError(f"unexpected error: {error!r}")))
-            done.release()
+                arrived.put(Fetched(query, error=WaqiError(f"unexpected error: {error!r}")))
 
     for _ in range(min(workers, len(queries))):
         threading.Thread(target=work, daemon=True).start()
+    grace_ends = None
     for _ in queries:
-        while not done.acquire(timeout=0.2):
-            if stop.is_set():
-                grace_ends = time.monotonic() + STOP_GRACE
-                while done.acquire(timeout=max(0.0, grace_ends - time.monotonic())):
-                    pass
-                return list(results)
-    return list(results)
+        while True:
+            try:
+                yield arrived.get(timeout=0.2)
+                break
+            except queue.Empty:
+                if stop.is_set():
+                    grace_ends = grace_ends or time.monotonic() + STOP_GRACE
+                    if time.monotonic() > grace_ends:
+                        return
 
 
 class Poller:
@@ -214,8 +217,8 @@ class Poller:
             log.warning(
                 "%d station(s) failed: %s (%s); retried next cycle", len(texts), reason, shown
             )
-        fetched_none = report.polled > 0 and sum(map(len, transient.values())) == report.polled
-        report.api_unreachable = fetched_none
+        if report.polled > 0 and sum(map(len, transient.values())) == report.polled:
+            report.api_problem = max(transient, key=lambda reason: len(transient[reason]))
         self.publish_waiting(report)
         report.requests = self.client.requests_made - requests_before
         report.seconds = time.monotonic() - started
@@ -250,11 +253,16 @@ class Poller:
     def once_exit_code(self, report: CycleReport) -> int:
         """--once: 0 if the cycle completed (some stations may have failed), else 1."""
         if report.kafka_problem:
-            log.error("%d new readings could not be published: %s", report.waiting,
-                      report.kafka_problem)  # fmt: skip
+            log.error(
+                "%d new readings could not be published: %s", report.waiting, report.kafka_problem
+            )
             return 1
-        if report.api_unreachable:
-            log.error("no station could be fetched from the WAQI API at %s", self.client.api_url)
+        if report.api_problem:
+            log.error(
+                "no station could be fetched from the WAQI API at %s: %s",
+                self.client.api_url,
+                report.api_problem,
+            )
             return 1
         return 0
 

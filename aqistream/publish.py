@@ -76,6 +76,7 @@ class Publisher:
         self.last_error: KafkaError | None = None
         self.producer: Producer | None = None
         self.admin: AdminClient | None = None  # kept, so it stays connected between tries
+        self.transactions_started = False  # init_transactions() done on this instance
         self.topics_ready = False
         # Built now so a bad setting in config.ini is reported at start-up, broker or not.
         self.producer = self.new_producer()
@@ -125,10 +126,20 @@ class Publisher:
             self.ensure_topics(timeout)
         if self.producer is None:
             self.producer = self.new_producer()
-        try:
-            self.producer.init_transactions(max(1.0, deadline - time.monotonic()))
-        except KafkaException as error:
-            self.handle_failure(error, "starting transactions")
+            self.transactions_started = False
+        if not self.transactions_started:
+            try:
+                self.producer.init_transactions(max(1.0, deadline - time.monotonic()))
+            except KafkaException as error:
+                if not error.args[0].retriable():
+                    self.handle_failure(error, "starting transactions")
+                # Timed out: the same instance resumes where it was on the next call; a new
+                # one would start over, racing the coordinator's clean-up of the last one.
+                raise KafkaUnavailable(
+                    f"Kafka at {self.config.bootstrap_servers}, starting transactions: "
+                    f"{self.reason(error)}"
+                ) from None
+            self.transactions_started = True
         return self.read_committed_state(max(5.0, deadline - time.monotonic()))
 
     def ensure_topics(self, timeout: float) -> None:
@@ -221,15 +232,19 @@ class Publisher:
         ) from None
 
     def discard_producer(self) -> None:
+        """Forget the producer instance; the next one's init_transactions() cleans up after it.
+
+        Not Producer.close(): it tries to abort the open transaction and, with the
+        transaction coordinator unreachable, waits for that forever.
+        """
         if self.producer is not None:
-            producer, self.producer = self.producer, None
-            producer.purge()
-            producer.close()
+            self.producer.purge()
+            self.producer = None
 
     def close(self) -> None:
-        if self.producer is not None:
-            self.producer.close()
-            self.producer = None
+        """At exit. Every transaction has been committed or has failed by now, so there is
+        nothing left to send; dropping the instance cannot hang on a broker that is down."""
+        self.discard_producer()
 
 
 def remember_latest(committed: dict[int, str], message) -> None:

@@ -137,6 +137,8 @@ def decode_record(value: bytes | None) -> Record:
         raise InvalidRecord("value is not UTF-8 text") from None
     except ValueError as problem:
         raise InvalidRecord(f"value is not JSON ({problem})") from None
+    except RecursionError:  # json.loads, given thousands of nested arrays
+        raise InvalidRecord("value is nested too deeply to be a record") from None
     if type(record) is not dict:
         raise InvalidRecord(f"value is a JSON {_json_type(record)}, not an object")
     version = record.get("schema_version")
@@ -294,9 +296,15 @@ def _as_number(value: Any) -> int | float | None:
 
 
 def _clean_text(value: Any) -> str | None:
-    """A string with stray and repeated whitespace removed; None if absent or empty."""
+    """A string with stray and repeated whitespace removed; None if absent or empty.
+
+    Lone surrogates (JSON allows "\ud800") are dropped: they cannot be encoded as UTF-8,
+    and one in a station name would fail every transaction that carries it.
+    """
     if not isinstance(value, str):
         return None
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        value = "".join(char for char in value if not "\ud800" <= char <= "\udfff")
     return " ".join(value.split()) or None
 
 

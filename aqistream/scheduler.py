@@ -16,6 +16,7 @@ class Scheduler:
     def __init__(self, unknown_station_pause: float = UNKNOWN_STATION_PAUSE):
         self.unknown_station_pause = unknown_station_pause
         self.idx_of: dict[str, int] = {}  # query text -> station idx
+        self.queries_of: dict[int, set[str]] = {}  # station idx -> query texts
         self.not_before: dict[str, float] = {}  # query text -> monotonic time
 
     def due(self, queries: list[StationQuery], now: float) -> list[StationQuery]:
@@ -38,12 +39,17 @@ class Scheduler:
 
         Returns the other lines that are the same station, when this line is newly resolved.
         """
-        newly = self.idx_of.get(query.text) != idx
-        self.idx_of[query.text] = idx
         self.not_before.pop(query.text, None)
-        if not newly:
+        known = self.idx_of.get(query.text)
+        if known == idx:
             return []
-        return [text for text, known in self.idx_of.items() if known == idx and text != query.text]
+        if known is not None:
+            self.queries_of[known].discard(query.text)
+        self.idx_of[query.text] = idx
+        twins = self.queries_of.setdefault(idx, set())
+        others = sorted(twins)
+        twins.add(query.text)
+        return others
 
     def unknown(self, query: StationQuery, now: float) -> None:
         """The API does not know this station: leave it alone for a while."""
@@ -52,6 +58,7 @@ class Scheduler:
     def forget_missing(self, queries: list[StationQuery]) -> None:
         """Drop what we know of lines no longer in the list (edits while running)."""
         present = {query.text for query in queries}
-        for known in (self.idx_of, self.not_before):
-            for text in [text for text in known if text not in present]:
-                del known[text]
+        for text in [text for text in self.idx_of if text not in present]:
+            self.queries_of[self.idx_of.pop(text)].discard(text)
+        for text in [text for text in self.not_before if text not in present]:
+            del self.not_before[text]

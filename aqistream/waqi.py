@@ -8,6 +8,7 @@ handles differently has its own exception; every message is free of the token.
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -104,6 +105,13 @@ class WaqiClient:
         self.sleep_jitter = sleep_jitter
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "aqi-stream"
+        # Proxy and CA settings from the environment are read once, here: with trust_env
+        # requests would look them up (and stat ~/.netrc) again on every single request.
+        self.session.proxies = requests.utils.get_environ_proxies(self.api_url)
+        self.session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        self.session.trust_env = False
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=workers, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

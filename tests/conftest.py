@@ -8,6 +8,8 @@ import uuid
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from tests.pipeline import Running
+
 # `make test` (kafka/with-kafka.sh) makes sure a broker answers here before pytest starts.
 BOOTSTRAP_SERVERS = os.environ.get("AQI_TEST_BOOTSTRAP_SERVERS", "localhost:9092")
 
@@ -24,6 +26,17 @@ def bootstrap_servers() -> str:
         )
     assert brokers, f"no broker listed in metadata at {BOOTSTRAP_SERVERS}"
     return BOOTSTRAP_SERVERS
+
+
+@pytest.fixture(autouse=True)
+def no_script_left_running():
+    """Kill what a test started and did not stop (a failed assertion skips its clean-up)."""
+    yield
+    while Running.started:
+        running = Running.started.pop()
+        if running.alive():
+            running.process.kill()
+            running.process.wait()
 
 
 @pytest.fixture

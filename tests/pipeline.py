@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from aqistream.latest import ReadFailed, read_to_end
 from tests.simulator import Simulator
@@ -60,16 +61,27 @@ def run_script(
 
 
 class Running:
-    """A script running in the background; its output goes to files the test can read."""
+    """A script running in the background; its output goes to files the test can read.
+
+    Every one started is killed at the end of its test if still running (tests/conftest.py),
+    so a failing test leaves no producer behind.
+    """
+
+    started: list[Running] = []
 
     def __init__(self, script: str, args: tuple[str, ...], env: dict[str, str], cwd: Path):
         self.out_path = cwd / f"{script}.{id(self)}.out"
         self.err_path = cwd / f"{script}.{id(self)}.err"
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / script), *args], env=env, cwd=cwd,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            )  # fmt: skip
+                [sys.executable, str(ROOT / script), *args],
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+        Running.started.append(self)
 
     def stdout(self) -> str:
         return self.out_path.read_text(errors="replace")
@@ -106,11 +118,15 @@ def start_script(script: str, *args: str, env: dict[str, str], cwd: Path) -> Run
 
 
 def read_topic(
-    bootstrap_servers: str, topic: str, isolation_level: str = "read_committed"
+    bootstrap_servers: str,
+    topic: str,
+    isolation_level: str = "read_committed",
+    timeout: float = 60,
 ) -> list[tuple[bytes, bytes]]:
     """Every committed (key, value) of the topic, from the beginning."""
-    settings = {"bootstrap.servers": bootstrap_servers}
-    messages = read_to_end(settings, topic, timeout=60, isolation_level=isolation_level)
+    # log_level 0: a broker a test has stopped is expected, not worth a line on stderr.
+    settings = {"bootstrap.servers": bootstrap_servers, "log_level": 0}
+    messages = read_to_end(settings, topic, timeout=timeout, isolation_level=isolation_level)
     return [(m.key(), m.value()) for m in messages]
 
 
@@ -175,3 +191,12 @@ def station_lines(simulator: Simulator, count: int, network: str | None = None) 
     stations = simulator.admin("GET", query)["stations"]
     assert len(stations) == count, f"the simulator has only {len(stations)} such stations"
     return [s["feed"].removeprefix("/feed/").rstrip("/") for s in stations]
+
+
+def broker_answers(bootstrap_servers: str) -> bool:
+    """Whether a Kafka broker answers a metadata request there (within 2 s)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    try:
+        return bool(admin.list_topics(timeout=2).brokers)
+    except Exception:
+        return False

@@ -30,9 +30,16 @@ from tests.pipeline import (
 from tests.simulator import running_simulator
 
 SWISS = [
-    "zurich", "geneva", "basel", "lausanne", "bern", "winterthur", "st-gallen", "lugano",
+    "zurich",
+    "geneva",
+    "basel",
+    "lausanne",
+    "bern",
+    "winterthur",
+    "st-gallen",
+    "lugano",
     "neuchatel",
-]  # fmt: skip
+]
 # Well inside an hour, so the simulated clock (real speed) never reaches the next one
 # during a test unless the test moves it.
 START = "2026-11-23T10:05:00Z"
@@ -57,9 +64,15 @@ def workdir(tmp_path, bootstrap_servers):
 
 def producer(workdir, sim, topic, *args, **extra_env):
     return run_script(
-        "producer.py", "config.ini", "--topic", topic, "--once", *args,
-        env=script_env(sim, **extra_env), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic,
+        "--once",
+        *args,
+        env=script_env(sim, **extra_env),
+        cwd=workdir,
+    )
 
 
 def test_a_cycle_publishes_exactly_the_readings_served_as_new(workdir, sim, topic_name):
@@ -148,15 +161,28 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(workdir, sim, top
     config_file(workdir, configured_bootstrap(workdir), "[producer]\nbatch.num.messages=1\n")
     rng = random.Random(20261124)
     env = script_env(sim)
-    args = ("producer.py", "config.ini", "--topic", topic_name, "--interval", "0.2",
-            "--workers", "32", *NO_QUOTA)  # fmt: skip
+    args = (
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--interval",
+        "0.2",
+        "--workers",
+        "32",
+        *NO_QUOTA,
+    )
     for _hour in range(20):
         running = start_script(*args, "-v", env=env, cwd=workdir)
         if rng.random() < 0.5:
             assert running.wait_exit(timeout=rng.uniform(0.3, 3.0)) is None, running.stderr()
         else:
-            wait_for(lambda r=running: "in one transaction" in r.stderr(), 30, "a transaction",
-                     every=0.005)  # fmt: skip
+            wait_for(
+                lambda r=running: "in one transaction" in r.stderr(),
+                30,
+                "a transaction",
+                every=0.005,
+            )
             assert running.wait_exit(timeout=rng.uniform(0, 0.15)) is None, running.stderr()
         running.stop(signal.SIGKILL)
         finished = run_script(*args, "--once", env=env, cwd=workdir)
@@ -178,9 +204,15 @@ def test_duplicate_lines_resolving_to_one_station_are_polled_and_published_once(
 ):
     (workdir / "stations.txt").write_text("zurich\n@5419\nZürich # again\nbasel\n")
     running = start_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--interval", "0.2",
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--interval",
+        "0.2",
+        env=script_env(sim),
+        cwd=workdir,
+    )
     wait_for(lambda: "cycle 3:" in running.stderr(), 60, "three cycles")
     assert running.stop() == 0
     log = running.stderr()

@@ -87,9 +87,15 @@ def test_missing_token_says_how_to_get_one(workdir, sim):
 def test_once_with_the_api_unreachable_exits_1(workdir, topic_name):
     closed_port = free_base_port(1)
     result = run_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--once", *NO_QUOTA,
-        env=script_env(None, WAQI_API_URL=f"http://127.0.0.1:{closed_port}"), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--once",
+        *NO_QUOTA,
+        env=script_env(None, WAQI_API_URL=f"http://127.0.0.1:{closed_port}"),
+        cwd=workdir,
+    )
     assert result.returncode == 1
     assert "connection refused by the API host" in result.stderr
     assert "no station could be fetched from the WAQI API" in result.stderr
@@ -98,9 +104,15 @@ def test_once_with_the_api_unreachable_exits_1(workdir, topic_name):
 
 def test_an_api_url_that_is_not_waqi_is_reported_as_such(workdir, sim, topic_name):
     result = producer(
-        workdir, sim, "config.ini", "--topic", topic_name, "--once", *NO_QUOTA,
+        workdir,
+        sim,
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--once",
+        *NO_QUOTA,
         WAQI_API_URL=f"{sim.url}/not-the-api",
-    )  # fmt: skip
+    )
     assert result.returncode == 1
     assert "HTTP 404 from the API" in result.stderr
     assert count_in(configured_bootstrap(workdir), topic_name) == 0
@@ -111,9 +123,16 @@ def test_a_signal_mid_fetch_commits_what_it_has_and_exits_0_promptly(workdir, si
     # Slow answers: the signal arrives while requests are in flight.
     sim.admin("POST", "/admin/faults", {"latency_ms": 1500})
     running = start_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--workers", "3", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--workers",
+        "3",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
     wait_for(lambda: "connected to Kafka" in running.stderr(), 60, "the producer to connect")
     wait_for(lambda: sim.admin("GET", "/admin/served")["readings"], 30, "a first answer")
     started = time.monotonic()
@@ -131,24 +150,42 @@ def test_a_signal_mid_fetch_commits_what_it_has_and_exits_0_promptly(workdir, si
 def test_the_token_never_appears_in_output_or_kafka(workdir, sim, topic_name):
     """Every path that shows a URL or an error: normal, faults, refused, HTML, bad key."""
     outputs = []
-    outputs.append(producer(workdir, sim, "config.ini", "--topic", topic_name, "--once",
-                            "-vv", *NO_QUOTA))  # fmt: skip
+    outputs.append(
+        producer(workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv", *NO_QUOTA)
+    )
     sim.admin("POST", "/admin/faults", {"error_rate": 0.5, "empty_rate": 0.2, "nonjson_rate": 0.2})
     sim.admin("POST", "/admin/clock", {"advance_hours": 1})
-    outputs.append(producer(workdir, sim, "config.ini", "--topic", topic_name, "--once",
-                            "-vv", *NO_QUOTA))  # fmt: skip
+    outputs.append(
+        producer(workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv", *NO_QUOTA)
+    )
     sim.admin("DELETE", "/admin/faults")
-    outputs.append(producer(workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv",
-                            WAQI_API_URL=f"{sim.url}/not-the-api"))  # fmt: skip
+    outputs.append(
+        producer(
+            workdir,
+            sim,
+            "config.ini",
+            "--topic",
+            topic_name,
+            "--once",
+            "-vv",
+            WAQI_API_URL=f"{sim.url}/not-the-api",
+        )
+    )
     closed = f"http://127.0.0.1:{free_base_port(1)}"
-    outputs.append(producer(workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv",
-                            WAQI_API_URL=closed))  # fmt: skip
+    outputs.append(
+        producer(
+            workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv", WAQI_API_URL=closed
+        )
+    )
     (workdir / "elsewhere").mkdir()
     unreachable_kafka = config_file(workdir / "elsewhere", "localhost:1")
     outputs.append(producer(workdir, sim, unreachable_kafka, "--once", "-vv", *NO_QUOTA))
     with running_simulator("--token", "only-this-one") as strict:
-        outputs.append(run_script("producer.py", "config.ini", "--once", "-vv",
-                                  env=script_env(strict), cwd=workdir))  # fmt: skip
+        outputs.append(
+            run_script(
+                "producer.py", "config.ini", "--once", "-vv", env=script_env(strict), cwd=workdir
+            )
+        )
     assert [r.returncode for r in outputs] == [0, 0, 1, 1, 1, 2]
     for result in outputs:
         assert TOKEN not in result.stdout + result.stderr

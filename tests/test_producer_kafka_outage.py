@@ -48,9 +48,16 @@ def workdir(tmp_path, kafka):
 
 def start_producer(workdir, sim):
     return start_script(
-        "producer.py", "config.ini", "--topic", "aqi", "--interval", "0.5", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        "aqi",
+        "--interval",
+        "0.5",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
 
 
 def test_broker_down_at_start_then_up_publishes_everything_once(workdir, sim, kafka):

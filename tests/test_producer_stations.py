@@ -56,24 +56,40 @@ def test_every_line_form_resolves_to_its_station(workdir, sim, topic_name, boots
         "   \n"
     )
     result = run_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--once", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--once",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     published = readings_in(read_topic(bootstrap_servers, topic_name))
     nearest_geneva = sim.get("/feed/geo:46.2;6.14/", token=TOKEN).json()["data"]["idx"]
     assert {idx for idx, _ in published} == {
-        idx_of(sim, "basel"), official_idx, crowd_idx, nearest_geneva,
-    }  # fmt: skip
+        idx_of(sim, "basel"),
+        official_idx,
+        crowd_idx,
+        nearest_geneva,
+    }
 
 
 def test_a_live_edit_is_picked_up_without_a_restart(workdir, sim, topic_name, bootstrap_servers):
     stations = workdir / "stations.txt"
     stations.write_text("zurich\n")
     producer = start_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--interval", "0.3", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--interval",
+        "0.3",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
     try:
         wait_for(lambda: count_in(bootstrap_servers, topic_name) == 1, 60, "zurich")
         stations.write_text("zurich\nbasel\nlugano\n")
@@ -90,9 +106,16 @@ def test_a_malformed_edit_while_running_keeps_the_old_list_and_is_logged_once(
     stations = workdir / "stations.txt"
     stations.write_text("zurich\nbasel\n")
     producer = start_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--interval", "0.2", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--interval",
+        "0.2",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
     try:
         wait_for(lambda: count_in(bootstrap_servers, topic_name) == 2, 60, "two readings")
         stations.write_text("zurich\ngeo:91;8\n")
@@ -125,9 +148,14 @@ def test_a_bad_stations_file_at_start_is_exit_2_with_file_and_line(
 ):
     (workdir / "stations.txt").write_bytes(content)
     result = run_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--once",
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--once",
+        env=script_env(sim),
+        cwd=workdir,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr  # one line
     assert result.stderr.startswith(f"producer.py: {expected}")
@@ -136,8 +164,14 @@ def test_a_bad_stations_file_at_start_is_exit_2_with_file_and_line(
 
 def test_a_missing_stations_file_is_exit_2(workdir, sim, topic_name):
     result = run_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--stations", "nope.txt",
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--stations",
+        "nope.txt",
+        env=script_env(sim),
+        cwd=workdir,
+    )
     assert result.returncode == 2
     assert "nope.txt" in result.stderr and result.stderr.count("\n") == 1

@@ -55,9 +55,15 @@ def feed_line(station: dict) -> str:
 
 def once(workdir, sim, topic, *args):
     return run_script(
-        "producer.py", "config.ini", "--topic", topic, "--once", *args,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic,
+        "--once",
+        *args,
+        env=script_env(sim),
+        cwd=workdir,
+    )
 
 
 def records_by_idx(bootstrap_servers, topic) -> dict[int, dict]:
@@ -151,9 +157,16 @@ def test_unknown_stations_warn_once_each_and_the_others_go_on(
         "basel\n"
     )
     producer = start_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--interval", "0.2", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--interval",
+        "0.2",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
     wait_for(lambda: "cycle 3:" in producer.stderr(), 60, "three cycles")
     assert producer.stop() == 0
     log = producer.stderr()
@@ -170,9 +183,14 @@ def test_unknown_stations_warn_once_each_and_the_others_go_on(
 def test_invalid_key_stops_with_exit_2_and_how_to_get_a_token(workdir, sim, topic_name):
     (workdir / "stations.txt").write_text("zurich\n")
     result = run_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--once",
-        env=script_env(sim, WAQI_TOKEN="not-the-right-one"), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--once",
+        env=script_env(sim, WAQI_TOKEN="not-the-right-one"),
+        cwd=workdir,
+    )
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
     assert "Invalid key" in last_line
@@ -217,9 +235,16 @@ def test_api_outage_then_recovery_publishes_what_was_missed(
 ):
     (workdir / "stations.txt").write_text("zurich\nbasel\ngeneva\n")
     producer = start_script(
-        "producer.py", "config.ini", "--topic", topic_name, "--interval", "0.5", *NO_QUOTA,
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+        "producer.py",
+        "config.ini",
+        "--topic",
+        topic_name,
+        "--interval",
+        "0.5",
+        *NO_QUOTA,
+        env=script_env(sim),
+        cwd=workdir,
+    )
     try:
         wait_for(lambda: count_in(bootstrap_servers, topic_name) == 3, 60, "3 readings")
         sim.admin("POST", "/admin/clock", {"advance_hours": 1})
@@ -251,16 +276,27 @@ def test_2000_stations_never_hit_over_quota_by_the_producer_own_pace(
     workdir, topic_name, bootstrap_servers
 ):
     with running_simulator(
-        "--seed", "9", "--start", START, "--token", TOKEN, "--stations", "2000",
-        "--quota", "6000", "--burst", "60",
-    ) as sim:  # fmt: skip
+        "--seed",
+        "9",
+        "--start",
+        START,
+        "--token",
+        TOKEN,
+        "--stations",
+        "2000",
+        "--quota",
+        "6000",
+        "--burst",
+        "60",
+    ) as sim:
         listed = sim.admin("GET", "/admin/stations?limit=2000")["stations"]
         assert len(listed) == 2000
         timeless = sum(1 for s in listed if s["status"] == "no_time")
         (workdir / "stations.txt").write_text("\n".join(feed_line(s) for s in listed) + "\n")
         started = time.monotonic()
-        result = once(workdir, sim, topic_name, "--quota", "6000", "--burst", "60",
-                      "--workers", "32")  # fmt: skip
+        result = once(
+            workdir, sim, topic_name, "--quota", "6000", "--burst", "60", "--workers", "32"
+        )
         elapsed = time.monotonic() - started
         tokens = sim.admin("GET", "/admin/served")["tokens"][TOKEN]
     assert result.returncode == 0, result.stderr

@@ -641,3 +641,16 @@ def test_decode_rejects_a_record_with_a_missing_or_mistyped_field(
 ) -> None:
     with pytest.raises(InvalidRecord, match=reason):
         decode_record(json.dumps(broken(path, value)).encode())
+
+
+def test_deeply_nested_json_is_an_invalid_record_not_a_crash() -> None:
+    with pytest.raises(InvalidRecord, match="nested too deeply"):
+        decode_record(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_a_lone_surrogate_in_a_name_is_dropped_so_the_record_can_be_encoded() -> None:
+    data = load_feed(HA_SENSOR)
+    data["city"]["name"] = "Utrecht \ud800Griftpark"
+    record = normalise(data, "utrecht", FETCHED_AT)
+    assert record["station"]["name"] == "Utrecht Griftpark"
+    assert decode_record(encode_record(record)) == record
