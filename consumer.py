@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 
 from confluent_kafka import KafkaException
 
+from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import ConfigError, read_kafka_config
 from aqistream.consume import ConsumerOptions, Output, ReadingConsumer
 from aqistream.logs import setup_logging
@@ -25,21 +25,8 @@ from aqistream.logs import setup_logging
 log = logging.getLogger("aqistream.consumer")
 
 
-def at_least(minimum: float, kind: type):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum:g}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="consumer.py", description="Print air-quality readings as they arrive in Kafka."
     )
     parser.add_argument(
@@ -71,7 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="only this station (idx, name or part of it; repeatable)",
     )
     parser.add_argument(
-        "--min-aqi", type=at_least(0, int), metavar="N", help="only readings with AQI >= N"
+        "--min-aqi", type=number_at_least(0, int), metavar="N", help="only readings with AQI >= N"
     )
     parser.add_argument(
         "--snapshot",
@@ -79,11 +66,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="first print each station's current reading, then stream",
     )
     parser.add_argument(
-        "--max-records", type=at_least(1, int), metavar="N", help="exit after N records"
+        "--max-records", type=number_at_least(1, int), metavar="N", help="exit after N records"
     )
     parser.add_argument(
         "--idle-timeout",
-        type=at_least(0.1, float),
+        type=number_at_least(0, float, exclusive=True),
         metavar="SECONDS",
         help="exit after this long with nothing new",
     )
@@ -91,14 +78,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
     loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     return parser.parse_args(argv)
-
-
-def stop_on_signals(stop: threading.Event) -> None:
-    def handle(signum: int, frame) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
 
 
 def main(argv: list[str]) -> int:
@@ -119,7 +98,7 @@ def main(argv: list[str]) -> int:
         header=sys.stdout.isatty(),
     )
     stop = threading.Event()
-    stop_on_signals(stop)
+    stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
     try:
         config = read_kafka_config(args.config)
         consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
@@ -135,7 +114,8 @@ def main(argv: list[str]) -> int:
         return 1
     except BrokenPipeError:
         # Piped into `head` and the like: the reader has gone, which is not an error.
-        sys.stderr.close()
+        # (stdout now points nowhere, so Python's own flush at exit has nothing to complain of.)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
     return 0

@@ -1,8 +1,10 @@
 """The consumer's loop: read committed readings in a consumer group and print them.
 
 Offsets are stored only after a batch's lines have been written and flushed, and committed
-from there (periodically and on close), so a crash re-prints at most what was printed
-after the last commit and never skips a reading.
+from there (every few seconds and on close), so a crash re-prints at most what was printed
+after the last commit and never skips a reading. Where a run starts in a partition it does
+not resume (--from-beginning, or a group new to it) is stored the moment it is assigned, so
+a run that stops before reaching that partition does not lose the group's place in it.
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
+    Message,
     TopicPartition,
 )
 
 from aqistream.config import ConfigError, KafkaConfig
 from aqistream.latest import ReadFailed, latest_topic, read_to_end
-from aqistream.record import InvalidRecord, decode_record
+from aqistream.record import InvalidRecord, Record, decode_record
 from aqistream.render import format_pretty, pretty_header, record_matches
 
 log = logging.getLogger("aqistream.consumer")
@@ -37,6 +38,11 @@ BATCH = 500
 # snapshot was read (covering transactions open meanwhile and clock skew); what the
 # snapshot already showed is skipped.
 SNAPSHOT_OVERLAP_SECONDS = 600
+# The times ListOffsets reads as "the first offset" and "the end".
+EARLIEST, LATEST = -2, -1
+# How long closing may take: committing and leaving the group need the broker, and while
+# it is unreachable librdkafka would wait for a whole session timeout.
+CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -66,16 +72,18 @@ class Output:
         if self.options.format == "pretty" and self.options.header:
             self.stream.write(pretty_header(self.options.colour).encode() + b"\n")
 
-    def add(self, record: dict, value: bytes) -> None:
-        if self.options.format == "json":
-            self.lines.append(value)
-        else:
+    def add(self, record: Record, value: bytes) -> None:
+        if self.options.format == "pretty":
             self.lines.append(format_pretty(record, self.options.colour).encode())
+        else:
+            # A valid value holds line breaks only between tokens (JSON strings escape them):
+            # blanks there keep one record on one line, whoever wrote it.
+            self.lines.append(value.replace(b"\n", b" ").replace(b"\r", b" "))
 
     def flush(self) -> None:
-        if self.lines:
-            self.stream.write(b"\n".join(self.lines) + b"\n")
-            self.lines.clear()
+        lines, self.lines = self.lines, []
+        if lines:
+            self.stream.write(b"\n".join(lines) + b"\n")
         self.stream.flush()
 
 
@@ -100,14 +108,20 @@ class ReadingConsumer:
         self.stop = stop
         self.clock = clock
         self.counts = Counts()
-        self.kafka_problem: str | None = None
+        self.kafka_problem: str | None = None  # the kind of problem last reported
         self.last_news = clock()
+        self.assigned = False  # the group has given this consumer its partitions
+        # Where this run is in each partition it has read: the next offset to print.
+        self.positions: dict[tuple[str, int], int] = {}
         self.snapshot_taken_at: float | None = None  # wall-clock seconds
         self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
         settings = {
             # A new group starts with readings that arrive from now on (--from-beginning
             # or --snapshot show the past); config.ini may say otherwise.
             "auto.offset.reset": "latest",
+            # Not Kafka's 45 s: a consumer that died (kill -9) hands its partitions to a
+            # restarted one within 10 s.
+            "session.timeout.ms": 10000,
             **config.common,
             **config.consumer,
             "group.id": self.group,
@@ -117,6 +131,7 @@ class ReadingConsumer:
             "logger": kafka_log,
             "error_cb": self.on_error,
         }
+        self.settings = settings
         try:
             self.consumer = Consumer(settings)
         except KafkaException as error:
@@ -126,68 +141,135 @@ class ReadingConsumer:
     def group(self) -> str:
         return self.options.group or self.config.consumer.get("group.id") or DEFAULT_GROUP
 
+    # ------------------------------------------------------------ Kafka's news
+
     def on_error(self, error: KafkaError) -> None:
         if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            self.say_kafka_problem(
-                f"Kafka unreachable at {self.config.bootstrap_servers} ({error.str()}); waiting"
+            self.report_problem(
+                "unreachable",
+                f"Kafka unreachable at {self.config.bootstrap_servers} ({error.str()}); waiting",
             )
         elif error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
-            self.say_kafka_problem(f"Kafka authentication failed: {error.str()}")
+            self.report_problem("authentication", f"Kafka authentication failed: {error.str()}")
 
-    def say_kafka_problem(self, problem: str | None) -> None:
-        if problem != self.kafka_problem:
-            if problem:
-                log.warning(problem)
-            elif self.kafka_problem:
-                log.info("receiving again")
-            self.kafka_problem = problem
+    def report_problem(self, kind: str, message: str) -> None:
+        """Log a problem once, not on every retry (librdkafka retries every second or so)."""
+        if kind != self.kafka_problem:
+            log.warning(message)
+            self.kafka_problem = kind
+
+    def problem_solved(self) -> None:
+        if self.kafka_problem is not None:
+            log.info("reading again")
+            self.kafka_problem = None
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned = True
         self.last_news = self.clock()
-        if self.options.from_beginning:
-            for partition in partitions:
-                partition.offset = OFFSET_BEGINNING
-        elif self.snapshot_taken_at is not None:
-            self.start_after_snapshot(consumer, partitions)
-        consumer.assign(partitions)
-
-    def start_after_snapshot(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Partitions with no committed offset start just before the snapshot, not at the end,
-        so that nothing published while the snapshot was read is missed."""
-        committed = consumer.committed(partitions, timeout=10)
-        fresh = [p for p in committed if p.offset < 0]
-        if not fresh:
-            return
-        since_ms = int((self.snapshot_taken_at - SNAPSHOT_OVERLAP_SECONDS) * 1000)
-        found = consumer.offsets_for_times(
-            [TopicPartition(p.topic, p.partition, since_ms) for p in fresh], timeout=10
-        )
-        starts = {(p.topic, p.partition): p.offset for p in found}
+        self.problem_solved()
+        try:
+            starts = self.start_offsets(consumer, partitions)
+        except KafkaException as error:
+            log.warning(
+                "cannot look up where to start (%s); reading on from the group's offsets",
+                error.args[0].str(),
+            )
+            starts = {}
         for partition in partitions:
-            start = starts.get((partition.topic, partition.partition))
-            if start is not None:
-                partition.offset = start if start >= 0 else OFFSET_END
+            partition.offset = starts.get((partition.topic, partition.partition), partition.offset)
+        log.debug(
+            "assigned %s", ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions)
+        )
+        consumer.assign(partitions)
+        if starts:
+            # Stored as if read up to there: a run that prints nothing of a partition still
+            # records the group's place in it, so the next run neither skips nor repeats.
+            self.store(starts)
+
+    def start_offsets(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> dict[tuple[str, int], int]:
+        """Where to start in the partitions this run does not resume where the group left off.
+
+        A partition this run has read before (a rebalance gives it back): where this run
+        was, unless the group's committed offset is further on. That commit may have been
+        lost, when Kafka was down long enough for the group to drop this consumer.
+        --from-beginning: the beginning. A partition the group has no committed offset for:
+        just before the snapshot with --snapshot (so nothing published while it was read
+        is missed), else the end (or the beginning, if config.ini says
+        auto.offset.reset=earliest).
+        """
+        if self.snapshot_taken_at is not None:
+            fresh_start = int((self.snapshot_taken_at - SNAPSHOT_OVERLAP_SECONDS) * 1000)
+        elif self.settings["auto.offset.reset"] in ("earliest", "smallest", "beginning"):
+            fresh_start = EARLIEST
+        else:
+            fresh_start = LATEST
+        wanted: dict[tuple[str, int], int] = {}  # partition -> a time (ms), EARLIEST or LATEST
+        resumed: dict[tuple[str, int], int] = {}
+        for partition in consumer.committed(partitions, timeout=10):
+            key = (partition.topic, partition.partition)
+            if key in self.positions:
+                if self.positions[key] > partition.offset:
+                    resumed[key] = self.positions[key]
+            elif self.options.from_beginning:
+                wanted[key] = EARLIEST
+            elif partition.offset < 0:
+                wanted[key] = fresh_start
+        starts = self.offsets_at(consumer, wanted)
+        # No reading since that time: start at the end.
+        starts.update(self.offsets_at(consumer, dict.fromkeys(wanted.keys() - starts, LATEST)))
+        return starts | resumed
+
+    @staticmethod
+    def offsets_at(consumer: Consumer, times: dict[tuple[str, int], int]) -> dict:
+        """The first offset at or after each time (read_committed: the end is the last
+        stable offset, before any open transaction); partitions with none are left out."""
+        if not times:
+            return {}
+        asked = [TopicPartition(t, p, time_ms) for (t, p), time_ms in times.items()]
+        found = consumer.offsets_for_times(asked, timeout=10)
+        return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0}
 
     # ------------------------------------------------------------ the loop
 
     def run(self) -> Counts:
-        self.output.header()
-        if self.options.snapshot:
-            self.print_snapshot()
-        self.consumer.subscribe([self.options.topic], on_assign=self.on_assign)
         try:
+            self.output.header()
+            if self.options.snapshot:
+                self.print_snapshot()
+            self.consumer.subscribe([self.options.topic], on_assign=self.on_assign)
             while not self.stop.is_set() and not self.done():
-                messages = self.consumer.consume(BATCH, timeout=0.5)
-                if messages:
+                # What has arrived, at once; if nothing has, wait for the next one only,
+                # rather than for a whole batch (a reading is printed as it arrives).
+                messages = self.consumer.consume(BATCH, timeout=0) or self.consumer.consume(
+                    1, timeout=0.5
+                )
+                if any(message.error() is None for message in messages):
                     self.last_news = self.clock()
+                if messages:
                     self.handle(messages)
                 elif self.idle_for_too_long():
                     break
         finally:
-            self.output.flush()
-            # Commits the stored offsets and leaves the group, so a partner takes over now.
-            self.consumer.close()
+            try:
+                self.output.flush()
+            finally:
+                self.close()
         return self.counts
+
+    def close(self) -> None:
+        """Commit the stored offsets and leave the group (so a partner takes over now)."""
+        closing = threading.Thread(target=self.consumer.close, daemon=True)
+        closing.start()
+        closing.join(CLOSE_TIMEOUT_SECONDS)
+        if closing.is_alive():
+            log.warning(
+                "Kafka did not confirm the last commit within %g s; exiting without it "
+                "(the next run of group %s may print the last few readings again)",
+                CLOSE_TIMEOUT_SECONDS,
+                self.group,
+            )
 
     def done(self) -> bool:
         limit = self.options.max_records
@@ -195,30 +277,44 @@ class ReadingConsumer:
 
     def idle_for_too_long(self) -> bool:
         idle = self.options.idle_timeout
-        return idle is not None and self.clock() - self.last_news >= idle
+        if idle is None:
+            return False
+        # Joining the group is not idleness: it can take seconds (longer after a member
+        # died), and leaving before it ends would print nothing of what is there. Waiting
+        # for a topic that does not exist is.
+        if not self.assigned and self.kafka_problem != "no topic":
+            return False
+        return self.clock() - self.last_news >= idle
 
-    def handle(self, messages: list) -> None:
+    def handle(self, messages: list[Message]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
         for message in messages:
             error = message.error()
             if error is not None:
                 self.report_error(error)
                 continue
-            self.say_kafka_problem(None)
+            self.problem_solved()
             next_offsets[message.topic(), message.partition()] = message.offset() + 1
-            self.show(message)
+            record = self.decode(message)
+            if record is not None and not self.shown_in_snapshot(record):
+                self.show(record, message.value())
             if self.done():
                 break
         self.output.flush()
+        self.store(next_offsets)
+
+    def store(self, next_offsets: dict[tuple[str, int], int]) -> None:
+        """Record how far this run has got (committed from there, periodically and on close)."""
         if next_offsets:
             self.consumer.store_offsets(
                 offsets=[TopicPartition(t, p, offset) for (t, p), offset in next_offsets.items()]
             )
+            self.positions.update(next_offsets)
 
-    def show(self, message) -> None:
-        value = message.value()
+    def decode(self, message: Message) -> Record | None:
+        """The message's record; None (reported and counted) when it is not a valid one."""
         try:
-            record = decode_record(value)
+            return decode_record(message.value())
         except InvalidRecord as problem:
             self.counts.invalid += 1
             log.warning(
@@ -228,45 +324,52 @@ class ReadingConsumer:
                 message.offset(),
                 problem,
             )
-            return
-        idx = record["station"]["idx"]
-        if record["observed_at"] <= self.snapshot_seen.get(idx, ""):
-            return  # the snapshot showed this one already
+            return None
+
+    def shown_in_snapshot(self, record: Record) -> bool:
+        return record["observed_at"] <= self.snapshot_seen.get(record["station"]["idx"], "")
+
+    def show(self, record: Record, value: bytes) -> None:
         if record_matches(record, self.options.stations, self.options.min_aqi):
             self.output.add(record, value)
             self.counts.printed += 1
 
     def report_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-            self.say_kafka_problem(
-                f"topic {self.options.topic} does not exist yet; waiting for the producer"
+            self.report_problem(
+                "no topic", f"topic {self.options.topic} does not exist yet; waiting for it"
             )
-        elif not error.retriable() and error.fatal():
+        elif error.fatal():
             raise KafkaException(error)
         else:
-            self.say_kafka_problem(f"Kafka: {error.str()}")
+            self.report_problem(error.name(), f"Kafka: {error.str()}")
 
     def print_snapshot(self) -> None:
-        """Each station's current reading, from `.latest`, before the stream."""
+        """Each station's current reading, from `.latest`, before the stream.
+
+        Compaction keeps only the last reading per station eventually, not at once: the
+        topic may still hold older ones, which are not shown.
+        """
         settings = {**self.config.common, "logger": kafka_log}
         self.snapshot_taken_at = time.time()
-        seen: dict[int, str] = {}
+        current: dict[int, tuple[Record, bytes]] = {}
         try:
             for message in read_to_end(settings, latest_topic(self.options.topic), timeout=60):
-                if self.done():
-                    break
-                self.show(message)
-                remember(seen, message)
+                if self.stop.is_set():
+                    return
+                record = self.decode(message)
+                if record is None:
+                    continue
+                idx = record["station"]["idx"]
+                if idx not in current or record["observed_at"] > current[idx][0]["observed_at"]:
+                    current[idx] = (record, message.value())
         except ReadFailed as error:
             log.warning("no snapshot: %s", error)
+        for record, value in sorted(
+            current.values(), key=lambda shown: shown[0]["station"]["name"]
+        ):
+            if self.done():
+                break
+            self.show(record, value)
         self.output.flush()
-        self.snapshot_seen = seen
-
-
-def remember(seen: dict[int, str], message) -> None:
-    try:
-        record = decode_record(message.value())
-    except InvalidRecord:
-        return
-    idx = record["station"]["idx"]
-    seen[idx] = max(seen.get(idx, ""), record["observed_at"])
+        self.snapshot_seen = {idx: record["observed_at"] for idx, (record, _) in current.items()}

@@ -137,8 +137,10 @@ def _fit(text: str, width: int) -> str:
     shown = []
     used = 0
     for character in unicodedata.normalize("NFC", text):
-        if unicodedata.category(character) in ("Cc", "Cf"):
-            character = " "  # never let an escape sequence from the data reach the terminal
+        # Never let an escape sequence (Cc, Cf) reach the terminal, nor a lone surrogate
+        # (Cs, from a "\ud800" in the JSON), which cannot even be encoded as UTF-8.
+        if unicodedata.category(character) in ("Cc", "Cf", "Cs"):
+            character = " "
         columns = _columns(character)
         if used + columns > width:
             while used > width - 1:

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# make demo: the whole pipeline on this machine, readings on screen within seconds.
+#
+#   scripts/demo.sh [CONFIG]        (make demo [CONFIG=path])
+#
+# Kafka: the broker at CONFIG's bootstrap servers (config.ini if present, else
+# localhost:9092), or, if none answers at localhost:PORT, one started there for the demo.
+# WAQI: the real API if WAQI_TOKEN is set (environment or .env), else the simulator.
+# Then producer.py in the background and consumer.py in the foreground. Ctrl-C stops what
+# the demo started (and stops and wipes the broker if it started one), nothing else.
+#
+# DEMO_RUN_DIR (default kafka/.run/demo) holds the logs, and the data of the broker it
+# starts; SIM_PORT fixes the simulator's port (default: a free one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=.venv/bin/python
+config_args=(${1:+"$1"})
+run_dir=${DEMO_RUN_DIR:-kafka/.run/demo}
+broker_dir=$run_dir/kafka
+started_broker=""
+simulator_pid=""
+producer_pid=""
+consumer_pid=""
+
+say() { printf 'demo: %s\n' "$*" >&2; }
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+stop() { # PID NAME: SIGTERM, and SIGKILL if it has not exited 15 s later
+  local pid=$1 name=$2
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 150); do
+    alive "$pid" || return 0
+    sleep 0.1
+  done
+  say "$name did not stop within 15 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+clean_up() {
+  local status=$?
+  # A second Ctrl-C must not cut this short (nor reach the broker's shutdown, run from here).
+  trap '' INT TERM
+  # By PID: children of a script ignore the terminal's Ctrl-C unless they handle it
+  # themselves. The consumer first, so it commits while the broker is still there.
+  if [[ -n $consumer_pid ]]; then stop "$consumer_pid" consumer.py; fi
+  if [[ -n $producer_pid ]]; then stop "$producer_pid" producer.py; fi
+  if [[ -n $simulator_pid ]]; then stop "$simulator_pid" "the WAQI simulator"; fi
+  if [[ -n $started_broker ]]; then
+    # It runs in a session of its own (a Ctrl-C never reaches it): local_kafka.py stops it.
+    "$python" kafka/local_kafka.py --run-dir "$broker_dir" down --clean >/dev/null || true
+    say "stopped the Kafka broker the demo had started"
+  fi
+  exit "$status"
+}
+trap clean_up EXIT
+# Ctrl-C is how the demo ends, not a failure (make still reports the interrupt: 130).
+trap 'exit 0' INT
+trap 'exit 143' TERM
+
+wait_for_simulator() { # prints its URL once it listens
+  local log=$run_dir/simulator.log
+  for _ in $(seq 200); do
+    if grep -q "listening on" "$log" 2>/dev/null; then
+      sed -n 's/.*listening on //p' "$log" | head -n 1
+      return 0
+    fi
+    if ! alive "$simulator_pid"; then break; fi
+    sleep 0.1
+  done
+  say "the WAQI simulator did not start; its log, $log:"
+  cat "$log" >&2
+  return 1
+}
+
+mkdir -p "$run_dir"
+settings=$("$python" scripts/demo_settings.py "${config_args[@]}")
+read -r bootstrap waqi <<<"$settings"
+
+if "$python" kafka/local_kafka.py probe "$bootstrap" >/dev/null 2>&1; then
+  say "using the Kafka broker at $bootstrap (it is left running)"
+elif [[ $bootstrap =~ ^(localhost|127\.0\.0\.1):([0-9]+)$ ]]; then
+  say "no Kafka broker answers at $bootstrap: starting one there for the demo"
+  started_broker=yes
+  # Left over by a demo that was killed: its data, on this port or another.
+  "$python" kafka/local_kafka.py --run-dir "$broker_dir" down --clean >/dev/null
+  "$python" kafka/local_kafka.py --run-dir "$broker_dir" up --base-port "${BASH_REMATCH[2]}"
+else
+  say "no Kafka broker answers at $bootstrap: start it, or point CONFIG at one that runs"
+  exit 1
+fi
+
+if [[ $waqi == real ]]; then
+  topic=air_quality_index
+  interval=60 # stations report hourly: polling more often only spends the quota
+  say "using the real WAQI API (WAQI_TOKEN is set)"
+else
+  # Simulated readings get a topic of their own, never mixed with real ones.
+  topic=air_quality_index_simulated
+  interval=5
+  start=$("$python" scripts/demo_settings.py --sim-start "$topic" "${config_args[@]}")
+  "$python" -m aqistream.waqi_sim --port "${SIM_PORT:-0}" --hour-seconds 20 --quota 0 \
+    ${start:+--start "$start"} >"$run_dir/simulator.log" 2>&1 &
+  simulator_pid=$!
+  url=$(wait_for_simulator)
+  export WAQI_TOKEN=demo-token WAQI_API_URL=$url
+  say "using the WAQI simulator at $url: a simulated hour, new readings, every 20 s"
+  say "(for real data, put your free token in .env: see README.md)"
+fi
+
+"$python" producer.py "${config_args[@]}" --topic "$topic" --interval "$interval" \
+  >"$run_dir/producer.log" 2>&1 &
+producer_pid=$!
+say "producer.py polls WAQI every $interval s, in the background; its log: $run_dir/producer.log"
+say "consumer.py prints the readings of $topic as they arrive; Ctrl-C stops the demo"
+# In the background of this script, so that the INT trap runs at once; it is still what
+# the terminal shows, and a Ctrl-C reaches it there. A group of its own: --from-beginning
+# moves no one else's offsets.
+"$python" consumer.py "${config_args[@]}" --topic "$topic" --group aqi-stream-demo \
+  --from-beginning &
+consumer_pid=$!
+
+# Until Ctrl-C (the INT trap), or until one of them ends.
+status=0
+wait -n || status=$?
+if [[ $status == 0 ]]; then
+  exit 0 # stopped by a signal that did not reach this script: the demo is over
+elif ! alive "$consumer_pid"; then
+  exit "$status" # consumer.py has said why
+elif ! alive "$producer_pid"; then
+  say "producer.py stopped (exit $status); the end of $run_dir/producer.log:"
+  tail -n 5 "$run_dir/producer.log" >&2
+else
+  say "the WAQI simulator stopped (exit $status); see $run_dir/simulator.log"
+fi
+exit 1

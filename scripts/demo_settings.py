@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""What scripts/demo.sh needs to know, found the way producer.py and consumer.py find it.
+
+    demo_settings.py [CONFIG]                    "<bootstrap servers> real|simulator"
+    demo_settings.py --sim-start TOPIC [CONFIG]  when the simulator's clock should start
+
+Exit codes: 0, or 2 with one line on stderr when CONFIG is unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+# Run as a script from anywhere: the library is one directory up.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aqistream.config import ConfigError, read_kafka_config, waqi_token  # noqa: E402
+from aqistream.latest import ReadFailed, latest_topic, read_to_end  # noqa: E402
+from aqistream.record import InvalidRecord, decode_record  # noqa: E402
+
+
+def waqi_source() -> str:
+    """ "real" when WAQI_TOKEN is set (environment, else .env), as the producer reads it."""
+    try:
+        waqi_token()
+    except ConfigError:
+        return "simulator"
+    return "real"
+
+
+def simulator_start(settings: dict, topic: str) -> str:
+    """An hour after the newest reading an earlier demo published to `topic`, if that is
+    later than now; else nothing (the simulator starts at the real time).
+
+    The simulator's clock runs fast, so an earlier demo's readings can lie hours ahead of
+    the real time. A simulator restarted at the real time would serve only older ones,
+    which the producer rightly does not publish again: the demo would show nothing new.
+    """
+    newest = ""
+    try:
+        for message in read_to_end(settings, latest_topic(topic), timeout=30):
+            try:
+                newest = max(newest, decode_record(message.value())["observed_at"])
+            except InvalidRecord:
+                continue
+    except ReadFailed:
+        return ""  # no such topic yet: a first demo on this broker
+    if not newest:
+        return ""
+    start = datetime.fromisoformat(newest) + timedelta(hours=1)
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ") if start > datetime.now(UTC) else ""
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="demo_settings.py")
+    parser.add_argument("config", nargs="?", metavar="CONFIG")
+    parser.add_argument("--sim-start", metavar="TOPIC")
+    args = parser.parse_args(argv)
+    try:
+        config = read_kafka_config(args.config)
+    except ConfigError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
+    if args.sim_start:
+        print(simulator_start({**config.common, "log_level": 0}, args.sim_start))
+    else:
+        print(config.bootstrap_servers, waqi_source())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,98 @@
+"""`make demo` from start to Ctrl-C: its own broker, the simulator, readings on screen, and
+nothing it started left running afterwards (nor anything it did not start stopped)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.kafka_cluster import free_base_port
+from tests.pipeline import ROOT, broker_answers, wait_for
+from tests.simulator import running_simulator
+
+# How the demo's pretty lines name the 9 Swiss stations (long names are cut).
+SWISS_NAMES = [
+    "Zürich-Kaserne", "Genève-Necker", "Basel-St. Johann", "Lausanne-César-Roux",
+    "Bern-Bollwerk", "Winterthur-Obertor", "St. Gallen-Blumenbergplatz", "Lugano-Università",
+    "Neuchâtel-Jeunes-Rives",
+]  # fmt: skip
+
+
+def test_make_demo_shows_swiss_readings_and_ctrl_c_stops_all_it_started(
+    tmp_path, bootstrap_servers
+):
+    port = free_base_port(1)  # nothing answers there: the demo has to start its own broker
+    config = tmp_path / "config.ini"
+    config.write_text(f"[default]\nbootstrap.servers=localhost:{port}\n")
+    run_dir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAQI_", "NO_COLOR"))}
+    # Set but empty: the simulator, whatever a developer's .env says.
+    env.update(WAQI_TOKEN="", DEMO_RUN_DIR=str(run_dir))
+    output = tmp_path / "demo.out"
+
+    with running_simulator() as bystander, open(output, "wb") as out:
+        demo = subprocess.Popen(
+            ["make", "demo", f"CONFIG={config}"], cwd=ROOT, env=env,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as in a terminal
+        )  # fmt: skip
+        try:
+            shown = lambda: output.read_text(errors="replace")  # noqa: E731
+            wait_for(lambda: all(name in shown() for name in SWISS_NAMES), 60,
+                     "readings of the 9 Swiss stations")  # fmt: skip
+            started = demo_processes(demo.pid, run_dir)
+            kinds = " ".join(started.values())
+            for kind in ("kafka.Kafka", "aqistream.waqi_sim", "producer.py", "consumer.py"):
+                assert kind in kinds, f"the demo runs no {kind}: {started}"
+
+            os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C
+            status = demo.wait(60)
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
+            subprocess.run(
+                [str(ROOT / ".venv/bin/python"), str(ROOT / "kafka/local_kafka.py"),
+                 "--run-dir", str(run_dir / "kafka"), "down", "--clean"],
+                capture_output=True, timeout=120,
+            )  # fmt: skip
+        # The demo ends as asked; make, interrupted too, ends by SIGINT (130 in a shell).
+        assert status == -signal.SIGINT, shown()
+        assert "make: ***" not in shown()
+        still_running = {pid: command for pid, command in started.items() if running(pid, command)}
+        assert not still_running, f"left running after Ctrl-C: {still_running}"
+        assert not broker_answers(f"localhost:{port}")
+        assert "stopped the Kafka broker the demo had started" in shown()
+        assert bystander.process.poll() is None, "the demo stopped a simulator it did not start"
+    assert broker_answers(bootstrap_servers), "the demo stopped a broker it did not start"
+
+
+def demo_processes(session: int, run_dir: Path) -> dict[int, str]:
+    """pid -> command line of every process of the demo's session, and of the broker it
+    started (in a session of its own, found by its run directory)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        session_id = int(stat.rsplit(")", 1)[1].split()[3])
+        if command and (session_id == session or str(run_dir) in command):
+            found[int(proc.name)] = command
+    return found
+
+
+def running(pid: int, command: str) -> bool:
+    """Whether that process still runs (not a zombie, and not another one with its pid)."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        same = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip() == command
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return same and state != "Z"
