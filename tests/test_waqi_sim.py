@@ -464,15 +464,23 @@ def test_a_new_reading_appears_exactly_on_the_hour():
     # One simulated second lasts ten real seconds, so "just before the hour" stays before it.
     with running_simulator(*COMMON, "--hour-seconds", "36000") as simulator:
         simulator.admin("POST", "/admin/clock", {"set": "2026-11-23T13:59:58Z"})
+        started = time.time()
         before = data_of(simulator, "/feed/zurich/")
         assert before["time"]["iso"] == "2026-11-23T14:00:00+01:00"  # 13:00Z
         clock = simulator.admin("POST", "/admin/clock", {"advance_seconds": 2})
         assert clock["now"] == "2026-11-23T14:00:00Z"
+        between = time.time()
         after = data_of(simulator, "/feed/zurich/")
         assert after["time"]["iso"] == "2026-11-23T15:00:00+01:00"  # 14:00Z
         assert after["time"]["v"] - before["time"]["v"] == 3600
         data_of(simulator, "/feed/zurich/")
+        finished = time.time()
         served = simulator.admin("GET", "/admin/served?idx=5419")["readings"]
+        # The wall clock of the first answer of each reading (benchmarks time latency with it).
+        first_served_wall = [reading.pop("first_served_wall") for reading in served]
+        # (milliseconds: the record rounds, so allow half a millisecond either way)
+        assert started - 0.0005 <= first_served_wall[0] <= between + 0.0005
+        assert between - 0.0005 <= first_served_wall[1] <= finished + 0.0005
         assert served == [
             {
                 "idx": 5419,

@@ -342,7 +342,8 @@ def test_fault_settings_reject_impossible_rates():
 
 
 def test_the_record_counts_distinct_readings_and_requests_per_token():
-    record = ServedRecord()
+    wall_clock = iter([1795481236.9451, 1795481299.0])
+    record = ServedRecord(wall_clock=lambda: next(wall_clock))
     record.reading(5419, 1795438800, now=1795440000.0)
     record.reading(5419, 1795438800, now=1795440100.0)
     record.request("t", "answered")
@@ -352,6 +353,7 @@ def test_the_record_counts_distinct_readings_and_requests_per_token():
             "idx": 5419,
             "observed_at": "2026-11-23T13:00:00Z",
             "first_served_at": "2026-11-23T13:20:00Z",
+            "first_served_wall": 1795481236.945,
             "times_served": 2,
         }
     ]

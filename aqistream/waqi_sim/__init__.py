@@ -50,7 +50,8 @@ GET /admin/served:
   {"now": "2026-11-23T14:20:05Z",
    "readings": [                       one per distinct (idx, observed_at), sorted
      {"idx": 5419, "observed_at": "2026-11-23T13:00:00Z",      true UTC
-      "first_served_at": "2026-11-23T13:20:00Z", "times_served": 3}],   simulated time
+      "first_served_at": "2026-11-23T13:20:00Z",               simulated time
+      "first_served_wall": 1795481236.945, "times_served": 3}],  real Unix time (ms)
    "tokens": {"my-token": {"requests": 5, "answered": 3, "invalid_key": 0,
                            "over_quota": 1, "faults": 1, "nginx_replies": 0}},
    "totals": {"requests": 5, "answered": 3, ...}}

@@ -2,12 +2,17 @@
 
 Two tallies: every distinct feed reading served (station idx and true-UTC observation time,
 when it was first served and how often), and what each token's requests got. Thread-safe.
+
+"When first served" is kept twice: in simulated time, which tests reason about, and on the real
+(wall) clock, which benchmarks compare with the moment a consumer printed the reading.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 
 from aqistream.waqi_sim.localtime import utc_iso
 
@@ -23,10 +28,12 @@ OUTCOMES = (ANSWERED, INVALID_KEY, OVER_QUOTA, FAULT, NGINX)
 
 
 class ServedRecord:
-    def __init__(self) -> None:
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
+        self._wall_clock = wall_clock
         # One int key and one int value per reading: benchmarks serve millions of readings.
-        self._readings: dict[int, int] = {}  # (idx, observed) -> (first served at, count)
+        # (idx, observed) -> (first served at in simulated time, on the wall clock, count)
+        self._readings: dict[int, int] = {}
         self._requests: dict[str, Counter[str]] = {}
 
     def request(self, token: str | None, outcome: str) -> None:
@@ -36,9 +43,10 @@ class ServedRecord:
 
     def reading(self, idx: int, observed_at: int, now: float) -> None:
         key = _reading_key(idx, observed_at)
+        wall_ms = round(self._wall_clock() * 1000)
         with self._lock:
             served = self._readings.get(key)
-            self._readings[key] = _served(int(now), 1) if served is None else served + 1
+            self._readings[key] = _served(int(now), wall_ms, 1) if served is None else served + 1
 
     def reset(self) -> None:
         with self._lock:
@@ -52,15 +60,16 @@ class ServedRecord:
         for key, served in entries:
             station, observed = _unpack_key(key)
             if idx is None or station == idx:
-                readings.append((station, observed, served >> _COUNT_BITS, served & _COUNT_MASK))
+                readings.append((station, observed, served))
         return [
             {
                 "idx": station,
                 "observed_at": utc_iso(observed),
-                "first_served_at": utc_iso(first),
-                "times_served": count,
+                "first_served_at": utc_iso(served >> _TIME_SHIFT),
+                "first_served_wall": (served >> _COUNT_BITS & _WALL_MASK) / 1000,
+                "times_served": served & _COUNT_MASK,
             }
-            for station, observed, first, count in sorted(readings)
+            for station, observed, served in sorted(readings)
         ]
 
     def tokens_json(self) -> dict[str, dict[str, int]]:
@@ -76,6 +85,9 @@ _IDX_BITS = 21
 _IDX_OFFSET = 1 << (_IDX_BITS - 1)  # idx from -1,048,576 to 1,048,575
 _COUNT_BITS = 32
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
+_WALL_BITS = 42  # real Unix time in milliseconds, up to 2109
+_WALL_MASK = (1 << _WALL_BITS) - 1
+_TIME_SHIFT = _COUNT_BITS + _WALL_BITS  # simulated epoch seconds above: any value
 
 
 def _reading_key(idx: int, observed_at: int) -> int:
@@ -86,5 +98,5 @@ def _unpack_key(key: int) -> tuple[int, int]:
     return (key & ((1 << _IDX_BITS) - 1)) - _IDX_OFFSET, key >> _IDX_BITS
 
 
-def _served(first_served_at: int, count: int) -> int:
-    return first_served_at << _COUNT_BITS | count
+def _served(first_served_at: int, first_served_wall_ms: int, count: int) -> int:
+    return first_served_at << _TIME_SHIFT | first_served_wall_ms << _COUNT_BITS | count

@@ -1,0 +1,214 @@
+"""Evidence for a missed target: where the CPU time and the memory go, measured in the run.
+
+- CPU (cycle throughput, cycle time): py-spy samples producer.py's `--once` cycles over the
+  same 1,000 stations as figure 1, every thread that py-spy does not see idle. Samples
+  outside the cycle (imports, connecting) are left out. A thread blocked in a socket read or
+  on a lock still counts as active for py-spy, so such samples are shown as waits, by what
+  they wait for; the rest is where the CPU goes. (py-spy's `--gil` mode, which would keep
+  only the thread holding the GIL, misattributes samples on this Python: it credits
+  normalise() with half the cycle although it takes 25 microseconds a record.)
+- CPU (consumer): py-spy samples consumer.py reading 200,000 records.
+- Memory (peak RSS at 10,000 stations): tracemalloc's largest live allocation sites at the
+  end of a 10,000-station cycle's fetches (bench/memory_trace.py).
+- Latency needs no extra run: figure 2 measures where the time goes.
+
+py-spy comes from bench/requirements.txt (`make bench` installs it); without it, the CPU
+profiles are skipped and RESULTS.md says so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from bench import consumer_throughput, cycle_throughput
+from bench.harness import UNLIMITED_QUOTA, WORKERS, Harness
+from bench.processes import PYTHON, Process, Simulator, python_script, script_env
+from bench.processes import write_stations as write_station_file
+
+PROFILED_CYCLES = 3
+SAMPLE_RATE = 500  # per second
+CONSUMER_RECORDS = 200_000
+# The stage of a sample: its deepest frame that matches one of these, in this order.
+CATEGORIES = (
+    ("json/", "JSON: decoding WAQI answers, encoding records"),
+    ("aqistream/record.py", "normalise (aqistream/record.py)"),
+    ("aqistream/render.py", "pretty lines (aqistream/render.py)"),
+    ("aqistream/scheduler.py", "the scheduler (aqistream/scheduler.py)"),
+    ("aqistream/state.py", "the publish state (aqistream/state.py)"),
+    ("confluent_kafka", "Kafka client (confluent-kafka)"),
+    ("aqistream/publish.py", "Kafka client (confluent-kafka)"),
+    ("requests/", "HTTP client (requests, urllib3, http.client)"),
+    ("urllib3/", "HTTP client (requests, urllib3, http.client)"),
+    ("http/client", "HTTP client (requests, urllib3, http.client)"),
+    ("email/", "HTTP client (requests, urllib3, http.client)"),
+    ("urllib/", "HTTP client (requests, urllib3, http.client)"),
+    ("socket.py", "HTTP client (requests, urllib3, http.client)"),
+    ("aqistream/consume.py", "the consumer loop (aqistream/consume.py)"),
+    ("threading.py", "threads and queues"),
+    ("queue.py", "threads and queues"),
+)
+TARGET_EVIDENCE = {
+    "cycle_ratio": "producer_cpu",
+    "cycle_seconds": "producer_cpu",
+    "latency_p99": "producer_cpu",
+    "consumer_json": "consumer_cpu",
+    "consumer_pretty": "consumer_cpu",
+    "producer_rss": "producer_memory",
+}
+
+
+def py_spy() -> str | None:
+    beside_python = Path(PYTHON).parent / "py-spy"
+    return str(beside_python) if beside_python.exists() else shutil.which("py-spy")
+
+
+def diagnose(harness: Harness, missed: list[dict]) -> dict:
+    wanted = {TARGET_EVIDENCE[target["id"]] for target in missed if target["id"] in TARGET_EVIDENCE}
+    evidence: dict = {}
+    if wanted & {"producer_cpu", "consumer_cpu"} and py_spy() is None:
+        evidence["skipped"] = "py-spy is not installed (pip install -r bench/requirements.txt)"
+    if "producer_cpu" in wanted and py_spy():
+        harness.log("profiling producer.py's cycles with py-spy")
+        evidence["producer_cpu"] = profile_producer(harness)
+    if "consumer_cpu" in wanted and py_spy():
+        harness.log("profiling consumer.py with py-spy")
+        evidence["consumer_cpu"] = profile_consumer(harness)
+    if "producer_memory" in wanted:
+        harness.log("tracing producer.py's memory in a 10,000-station cycle")
+        evidence["producer_memory"] = trace_producer_memory(harness)
+    return evidence
+
+
+def record(harness: Harness, command: list[str], env: dict, name: str, **popen) -> Path:
+    """Run `command` under py-spy; the raw collapsed stacks."""
+    out = harness.workdir / f"{name}.pyspy"
+    spy = [py_spy(), "record", "--rate", str(SAMPLE_RATE), "--format", "raw",
+           "--output", str(out), "--"]  # fmt: skip
+    process = Process(spy + command, name=f"py-spy {name}", env=env, cwd=harness.workdir, **popen)
+    usage = process.wait(timeout=300)
+    if usage.exit_code != 0 or not out.exists():
+        raise RuntimeError(f"py-spy failed on {name} (exit {usage.exit_code})")
+    return out
+
+
+def profile_producer(harness: Harness) -> dict:
+    stacks: Counter[str] = Counter()
+    with Simulator(harness.workdir, *cycle_throughput.simulator_args()) as simulator:
+        stations = write_station_file(
+            harness.workdir / "stations-profile.txt", simulator.reporting_stations(1000)
+        )
+        for cycle in range(PROFILED_CYCLES):
+            topic = harness.topics.topic("profile")
+            command = python_script(
+                "producer.py", str(harness.config_file), "--stations", str(stations),
+                "--topic", topic, "--once", "--api-url", simulator.url,
+                "--workers", str(WORKERS), *UNLIMITED_QUOTA, "-q",
+            )  # fmt: skip
+            raw = record(harness, command, script_env(simulator.url), f"producer-{cycle}")
+            stacks.update(read_stacks(raw))
+            harness.topics.delete(topic)
+    in_cycle = Counter(
+        {
+            stack: n
+            for stack, n in stacks.items()
+            if "run_cycle" in stack or "fetch_concurrently" in stack
+        }
+    )
+    return summarise(in_cycle) | {"what": f"{PROFILED_CYCLES} cycles of 1,000 stations"}
+
+
+def profile_consumer(harness: Harness) -> dict:
+    topic = harness.topics.topic("profile-consumer")
+    consumer_throughput.fill(harness, topic, CONSUMER_RECORDS)
+    profiles = {}
+    for form in consumer_throughput.FORMATS:
+        command = python_script(
+            "consumer.py", str(harness.config_file), "--topic", topic,
+            "--group", harness.topics.group("profile"), "--from-beginning", "--format", form,
+            "--max-records", str(CONSUMER_RECORDS), "-q",
+        )  # fmt: skip
+        raw = record(harness, command, script_env(), f"consumer-{form}", stdout=subprocess.DEVNULL)
+        profiles[form] = summarise(read_stacks(raw)) | {
+            "what": f"{CONSUMER_RECORDS:,} records, {form}"
+        }
+    harness.topics.delete(topic)
+    return profiles
+
+
+def read_stacks(raw: Path) -> Counter[str]:
+    """py-spy's raw format: one `frame;frame;...;frame count` line per distinct stack."""
+    stacks: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stacks[stack] += int(count)
+    return stacks
+
+
+def summarise(stacks: Counter[str], top: int = 10) -> dict:
+    """Shares of the samples by stage, and the deepest frames that take the most."""
+    total = sum(stacks.values())
+    if not total:
+        return {"samples": 0, "categories": [], "leaves": []}
+    categories: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    for stack, count in stacks.items():
+        frames = stack.split(";")
+        categories[category_of(frames)] += count
+        leaves[" < ".join(frames[-1:-4:-1])] += count
+    return {
+        "samples": total,
+        "categories": [
+            {"stage": name, "share": count / total} for name, count in categories.most_common()
+        ],
+        "leaves": [
+            {"frames": frames, "share": count / total} for frames, count in leaves.most_common(top)
+        ],
+    }
+
+
+def category_of(frames: list[str]) -> str:
+    leaf = frames[-1]
+    if "threading.py" in leaf or "queue.py" in leaf:
+        waiter = next(
+            (f for f in reversed(frames) if "threading.py" not in f and "queue.py" not in f), ""
+        )
+        return f"waiting for a lock or queue, in {frame_file(waiter)}"
+    if "socket.py" in leaf or "util/wait.py" in leaf:
+        return "waiting for the API's answers (socket reads)"
+    for frame in reversed(frames):
+        for pattern, name in CATEGORIES:
+            if pattern in frame:
+                return name
+    return "other"
+
+
+def frame_file(frame: str) -> str:
+    """'Queue.get (queue.py:171)' -> 'queue.py'; site-packages paths start at the package."""
+    location = frame.rpartition("(")[2].rstrip(")").rpartition(":")[0]
+    return location.split("site-packages/")[-1] or "?"
+
+
+def trace_producer_memory(harness: Harness) -> dict:
+    out = harness.workdir / "memory-trace.json"
+    with Simulator(harness.workdir, *cycle_throughput.simulator_args()) as simulator:
+        stations = write_station_file(
+            harness.workdir / "stations-memory.txt", simulator.reporting_stations(10000)
+        )
+        topic = harness.topics.topic("memory")
+        command = [
+            PYTHON, "-m", "bench.memory_trace", str(out), str(harness.config_file),
+            "--stations", str(stations), "--topic", topic, "--once", "--api-url", simulator.url,
+            "--workers", str(WORKERS), *UNLIMITED_QUOTA, "-q",
+        ]  # fmt: skip
+        process = Process(command, name="memory trace", env=script_env(simulator.url),
+                          cwd=harness.workdir)  # fmt: skip
+        usage = process.wait(timeout=600)
+        harness.topics.delete(topic)
+    if usage.exit_code != 0 or not out.exists():
+        raise RuntimeError(f"the memory trace failed (exit {usage.exit_code})")
+    return json.loads(out.read_text())

@@ -1,0 +1,506 @@
+"""RESULTS.md from results.json: every number in it comes from the run that wrote it."""
+
+from __future__ import annotations
+
+from bench import consumer_throughput, cost, cycle_throughput, latency, quota_efficiency
+
+# (id, what the issue asks, figure path, comparison, threshold, unit)
+TARGETS = (
+    ("cycle_ratio", "Cycle throughput at 1,000 stations at least 20 times the baseline's",
+     ("cycle", "sizes", "1000", "ratio"), ">=", 20, "x"),
+    ("cycle_seconds", "A 1,000-station cycle published in under 3 s with 20 ms API latency",
+     ("cycle", "sizes", "1000", "aqi_stream", "cycle_seconds"), "<", 3, "s"),
+    ("consumer_json", "Consumer at least 50,000 records/s in json format",
+     ("consumer", "formats", "json", "rate"), ">=", 50_000, "/s"),
+    ("consumer_pretty", "Consumer at least 20,000 records/s in pretty format",
+     ("consumer", "formats", "pretty", "rate"), ">=", 20_000, "/s"),
+    ("latency_p99", "End-to-end p99 under 1 s at 1,000 stations",
+     ("latency", "p99"), "<", 1, "s"),
+    ("producer_rss", "Producer peak RSS under 150 MB with 10,000 stations",
+     ("cost", "sizes", "10000", "aqi_stream", "peak_rss_mb"), "<", 150, "MB"),
+)  # fmt: skip
+
+STAGES = {
+    "served_to_produced": (
+        "served -> produced",
+        "a reading waits for the rest of its cycle's fetches: the cycle publishes one "
+        "transaction once all its stations have answered (aqistream/poller.py, "
+        "Poller.run_cycle then publish_waiting), so a reading fetched early in a cycle waits "
+        "for nearly all of it",
+    ),
+    "produced_to_visible": (
+        "produced -> visible",
+        "the transaction's commit (aqistream/publish.py, Publisher.publish)",
+    ),
+    "visible_to_printed": (
+        "visible -> printed",
+        "consumer.py, from Kafka to stdout: aqistream/consume.py ReadingConsumer.run asks "
+        "consume() for a batch of 500 with a 0.5 s timeout, and consume() returns when the "
+        "batch is full or the timeout is over, so the last records of a transaction, fewer "
+        "than 500, wait for the timeout",
+    ),
+}
+MEMORY_SITES = {
+    "json/decoder.py": "the decoded WAQI answers of every station of the cycle: "
+    "aqistream/poller.py fetch_concurrently returns the list of all of them (each Fetched "
+    "keeps its raw `data`, forecasts included) only when the last station has answered, and "
+    "run_cycle turns them into records after that, so the whole cycle's answers are alive at "
+    "once",
+}
+
+
+def lookup(figures: dict, path: tuple[str, ...]) -> dict | None:
+    value = figures
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def targets(figures: dict) -> list[dict]:
+    checked = []
+    for target_id, text, path, comparison, threshold, unit in TARGETS:
+        summary = lookup(figures, path)
+        median = summary["median"] if summary else None
+        met = None
+        if median is not None:
+            met = median >= threshold if comparison == ">=" else median < threshold
+        checked.append(
+            {
+                "id": target_id,
+                "target": text,
+                "threshold": threshold,
+                "unit": unit,
+                "measured": summary,
+                "met": met,
+            }
+        )
+    return checked
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def number(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def spread(summary: dict | None, digits: int = 0, unit: str = "") -> str:
+    """'1,020 (980 to 1,050)': the median, then min to max."""
+    if not summary:
+        return "not measured"
+    median, low, high = (number(summary[k], digits) for k in ("median", "min", "max"))
+    if summary.get("runs", 2) == 1:
+        return f"{median}{unit} (1 run)"
+    return f"{median}{unit} ({low} to {high})"
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def docstring(module) -> str:  # noqa: ANN001 (a module)
+    """A figure module's description of its method, as prose."""
+    paragraphs = module.__doc__.strip().split("\n\n")[1:]
+    return "\n\n".join(" ".join(p.split()) if not p.startswith("  ") else p for p in paragraphs)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def markdown(results: dict) -> str:
+    figures = results["figures"]
+    parts = [header(results), headline(figures), machine(results), targets_section(results)]
+    if "cycle" in figures:
+        parts.append(cycle_section(figures["cycle"]))
+    if "latency" in figures:
+        parts.append(latency_section(figures["latency"]))
+    if "consumer" in figures:
+        parts.append(consumer_section(figures["consumer"]))
+    if "cost" in figures:
+        parts.append(cost_section(figures["cost"]))
+    if "quota" in figures:
+        parts.append(quota_section(figures["quota"]))
+    parts.append(limits_section(results))
+    return "\n".join(parts)
+
+
+def header(results: dict) -> str:
+    minutes, seconds = divmod(round(results.get("wall_seconds", 0)), 60)
+    quick = (
+        "\n**A --quick run: smaller sizes and fewer hours than the issue asks; not the "
+        "recorded results.**\n"
+        if results["quick"]
+        else ""
+    )
+    return (
+        "# aqi-stream benchmarks\n\n"
+        f"Written by `{results['command']}` on {results['date']}, which took "
+        f"{minutes} min {seconds} s (broker start-up not included). Do not edit: run it again. "
+        "Every run's raw figures are in [results.json](results.json).\n"
+        f"{quick}\n"
+        f"Each figure is the median of {results['runs']} runs, with the smallest and largest "
+        "in brackets, unless it says otherwise. Every ratio pairs aqi-stream and the baseline "
+        "measured back to back in the same run. The baseline, "
+        "[baseline_naive.py](baseline_naive.py), is the original project's approach: one "
+        "`requests.get` after another with a new connection each, then produce and flush per "
+        "reading. The WAQI simulator answers every request after 20 ms, with its quota off "
+        "unless stated. The machine is shared: the figures are ratios and medians measured in "
+        "one run, not absolutes to compare across machines.\n"
+    )
+
+
+def headline(figures: dict) -> str:
+    lines = ["## Headline\n"]
+    cycle = lookup(figures, ("cycle", "sizes", "1000"))
+    if cycle:
+        lines.append(
+            f"- **{number(cycle['ratio']['median'], 1)} times the baseline's cycle throughput "
+            f"at 1,000 stations**: {number(cycle['aqi_stream']['rate']['median'])} readings/s "
+            f"against {number(cycle['baseline']['rate']['median'])}; a 1,000-station cycle "
+            f"in {number(cycle['aqi_stream']['cycle_seconds']['median'], 2)} s against "
+            f"{number(cycle['baseline']['cycle_seconds']['median'], 1)} s."
+        )
+    big = lookup(figures, ("cycle", "sizes", "10000"))
+    if big:
+        lines.append(
+            f"- At 10,000 stations: {number(big['ratio']['median'], 1)} times the baseline "
+            f"({number(big['aqi_stream']['rate']['median'])} readings/s)."
+        )
+    if "latency" in figures:
+        lat = figures["latency"]
+        lines.append(
+            f"- End to end, 1,000 stations: p50 {number(lat['p50']['median'], 2)} s, "
+            f"p99 {number(lat['p99']['median'], 2)} s."
+        )
+    if "consumer" in figures:
+        formats = figures["consumer"]["formats"]
+        lines.append(
+            f"- consumer.py: {number(formats['json']['rate']['median'])} records/s as json, "
+            f"{number(formats['pretty']['rate']['median'])} pretty."
+        )
+    rss = lookup(figures, ("cost", "sizes", "10000", "aqi_stream", "peak_rss_mb"))
+    if rss:
+        lines.append(f"- Producer peak RSS with 10,000 stations: {number(rss['median'])} MB.")
+    if "quota" in figures:
+        quota = figures["quota"]
+        lines.append(
+            f"- {number(quota['requests_per_reading']['median'], 1)} API requests per "
+            f"published reading over a simulated day, {quota['over_quota']} over quota."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def machine(results: dict) -> str:
+    m = results["machine"]
+    rows = [
+        ["CPU", f"{m['cpu']}, {m['cores']} cores"],
+        ["Memory", f"{m['memory_gib']} GiB"],
+        ["Load average at start (1, 5, 15 min)", ", ".join(map(str, m["load_average_at_start"]))],
+        ["OS", m["os"]],
+        ["Python", m["python"]],
+        ["Kafka", f"{m['kafka']} at {m['bootstrap_servers']}"],
+        ["confluent-kafka / librdkafka", f"{m['confluent_kafka']} / {m['librdkafka']}"],
+    ]  # fmt: skip
+    return "## Machine\n\n" + table(["", ""], rows)
+
+
+def targets_section(results: dict) -> str:
+    rows = []
+    for target in results.get("targets", []):
+        digits = 1 if target["unit"] in ("x", "s") else 0
+        digits = 2 if target["unit"] == "s" else digits
+        unit = {"x": " times", "s": " s", "/s": " records/s", "MB": " MB"}[target["unit"]]
+        met = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
+        rows.append([target["target"], spread(target["measured"], digits, unit), met])
+    return "## Targets of this round\n\n" + table(["Target", "Measured", ""], rows)
+
+
+def cycle_section(cycle: dict) -> str:
+    rows = []
+    for size, figure in cycle["sizes"].items():
+        boxed = " (time-boxed)" if figure["baseline"]["time_boxed"] else ""
+        rows.append(
+            [
+                number(int(size)),
+                spread(figure["aqi_stream"]["rate"]),
+                spread(figure["baseline"]["rate"]) + boxed,
+                spread(figure["ratio"], 1, " x"),
+                spread(figure["aqi_stream"]["cycle_seconds"], 2),
+                spread(figure["baseline"]["cycle_seconds"], 1),
+            ]
+        )
+    boxes = ", ".join(
+        f"{number(int(size))} stations: it fetched for {seconds:g} s and then published"
+        for size, seconds in cycle["baseline_time_box_seconds"].items()
+        if size in cycle["sizes"]
+    )
+    note = (
+        f"\nTime-boxed baseline runs ({boxes}): a partial cycle, its rate over the stations it "
+        "got to. A sequential cycle costs the same per station from the first to the last, so "
+        "the rate is the whole cycle's; a whole one would take minutes per run.\n"
+        if boxes
+        else ""
+    )
+    return (
+        "## 1. Cycle throughput\n\n"
+        "Readings fetched and published per second in one cycle (every station has a new "
+        f"reading). aqi-stream: `producer.py --once --workers {cycle['workers']}`, its own "
+        "rate limiter off like the simulator's quota. Simulator: "
+        f"`{cycle['simulator']}`.\n\n"
+        + table(
+            [
+                "Stations",
+                "aqi-stream readings/s",
+                "baseline readings/s",
+                "ratio",
+                "aqi-stream cycle s",
+                "baseline cycle s",
+            ],
+            rows,
+        )  # fmt: skip
+        + note
+        + "\n"
+        + docstring(cycle_throughput)
+        + "\n"
+    )
+
+
+def latency_section(lat: dict) -> str:
+    rows = [[q, spread(lat[q], 3, " s")] for q in ("p50", "p95", "p99")]
+    stage_rows = [
+        [
+            STAGES[name][0],
+            spread(values["p50"], 3, " s"),
+            spread(values["p99"], 3, " s"),
+            STAGES[name][1],
+        ]
+        for name, values in lat["stages"].items()
+    ]
+    readings = sum(run["readings"] for run in lat["runs"])
+    duplicates = sum(run["duplicates"] for run in lat["runs"])
+    cycles = [run["producer_cycle_seconds"]["median"] for run in lat["runs"]]
+    return (
+        "## 2. End-to-end latency\n\n"
+        f"{number(lat['stations'])} stations, {lat['hours_per_run']} simulated hours a run, "
+        f"{number(readings)} readings in all ({duplicates} printed twice); producer "
+        f"`--interval {lat['interval']:g} --workers {lat['workers']}`, its cycles lasting "
+        f"{number(min(cycles), 2)} to {number(max(cycles), 2)} s (median of each run). "
+        f"Simulator: `{lat['simulator']}`.\n\n"
+        + table(["", "served -> printed by consumer.py"], rows)
+        + "\nWhere the time goes, per reading (each stage's p50 and p99; medians over the runs):"
+        + "\n\n"
+        + table(["Stage", "p50", "p99", "What it is"], stage_rows)
+        + "\n"
+        + docstring(latency)
+        + "\n"
+    )
+
+
+def consumer_section(consumer: dict) -> str:
+    rows = [
+        [
+            form,
+            spread(figure["rate"]),
+            spread(figure["rate_after_first"]),
+            spread(figure["cpu_seconds"], 1),
+            spread(figure["peak_rss_mb"]),
+        ]
+        for form, figure in consumer["formats"].items()
+    ]
+    fill = consumer["fill"]
+    return (
+        "## 3. Consumer throughput\n\n"
+        f"{number(consumer['records'])} records ({fill['hours']} hours of 1,000 stations, "
+        f"written in {number(fill['seconds'], 1)} s). The headline is the first column, start-up "
+        "included (what a user sees).\n\n"
+        + table(
+            [
+                "Format",
+                "records/s, start-up included",
+                "records/s after the first record",
+                "CPU s",
+                "peak RSS MB",
+            ],
+            rows,
+        )  # fmt: skip
+        + "\n"
+        + docstring(consumer_throughput)
+        + "\n"
+    )
+
+
+def cost_section(figure: dict) -> str:
+    names = {"aqi_stream": "aqi-stream", "baseline": "baseline"}
+    rows = []
+    for size, programs in figure["sizes"].items():
+        for program, values in programs.items():
+            boxed = " (time-boxed)" if values["time_boxed"] else ""
+            rows.append(
+                [
+                    f"{names[program]}, {number(int(size))} stations{boxed}",
+                    spread(values["published"]),
+                    spread(values["cpu_seconds_per_1000"], 2),
+                    spread(values["peak_rss_mb"]),
+                ]
+            )
+    growth = figure.get("aqi_stream_rss_mb_per_1000_more")
+    growth_line = (
+        f"\naqi-stream's peak RSS grows by {number(growth, 1)} MB per 1,000 more readings in a "
+        "cycle (from the 1,000- to the 10,000-station medians).\n"
+        if growth is not None
+        else ""
+    )
+    return (
+        "## 4. Cost\n\n"
+        + table(
+            ["Process, cycle", "readings published", "CPU s per 1,000 readings", "peak RSS MB"],
+            rows,
+        )
+        + growth_line
+        + "\n"
+        + docstring(cost)
+        + "\n"
+    )
+
+
+def quota_section(quota: dict) -> str:
+    day = quota["runs"][0]
+    hourly = quota["hourly_requests_per_reading"]
+    rows = [
+        ["API requests per published reading", spread(quota["requests_per_reading"], 2)],
+        ["  the same, hour by hour", spread(hourly, 2) if hourly else "not measured"],
+        ["API requests", number(day["requests"])],
+        ["readings published (committed in the topic)", number(day["published"])],
+        ["distinct readings the API served", number(day["readings_served"])],
+        ["over-quota answers", number(quota["over_quota"])],
+        ["producer cycles", number(day["cycles"])],
+        ["producer CPU s per 1,000 published readings",
+         number(day["producer_cpu_seconds"] / day["published"] * 1000, 2)],
+        ["producer peak RSS MB", number(day["producer_peak_rss_mb"] or 0)],
+    ]  # fmt: skip
+    days = quota["days"]
+    return (
+        "## 5. Quota efficiency\n\n"
+        f"{number(quota['stations'])} stations, {quota['simulated_hours']} simulated hours, "
+        f"{days} simulated day{'s' if days > 1 else ''}: a day lasts "
+        f"{quota['simulated_hours'] * quota['hour_seconds'] / 60:g} real minutes at the "
+        "fastest clock the scaled interval holds at, so this figure is one run (the hour-by-"
+        "hour line shows its spread within the day), not a median of five. Producer "
+        f"`--interval {quota['producer_interval']:.2f} --quota "
+        f"{quota['producer_quota_per_minute']:.0f} --burst 60`. Simulator: "
+        f"`{quota['simulator']}`.\n\n"
+        + table(["", ""], rows)
+        + "\n"
+        + docstring(quota_efficiency)
+        + "\n"
+    )
+
+
+def limits_section(results: dict) -> str:
+    missed = [t for t in results.get("targets", []) if t["met"] is False]
+    if not missed:
+        return "## What limits the missed targets\n\nEvery target was met.\n"
+    evidence = results.get("profiles", {})
+    parts = ["## What limits the missed targets\n"]
+    if evidence.get("skipped"):
+        parts.append(f"CPU profiles skipped: {evidence['skipped']}.\n")
+    shown: set[str] = set()
+    for target in missed:
+        parts.append(f"### {target['target']}\n")
+        parts.append(limit_text(target["id"], results["figures"], evidence, shown))
+    return "\n".join(parts)
+
+
+def limit_text(target_id: str, figures: dict, evidence: dict, shown: set[str]) -> str:
+    """Why a target was missed; a profile already shown above is referred to, not repeated."""
+    text = limit_summary(target_id, figures, evidence)
+    profile = {"cycle_ratio": "producer_cpu", "cycle_seconds": "producer_cpu"}.get(target_id)
+    profile = profile or {"latency_p99": "producer_cpu"}.get(target_id)
+    if profile and profile in evidence:
+        if profile in shown:
+            text += "\nThe py-spy profile of the producer's cycles is above.\n"
+        else:
+            text += "\n" + cpu_profile(evidence[profile], "producer.py")
+            shown.add(profile)
+    return text
+
+
+def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
+    if target_id == "latency_p99":
+        stages = figures["latency"]["stages"]
+        ranked = sorted(stages, key=lambda name: -stages[name]["p99"]["median"])
+        text = "The stages of figure 2, largest p99 first:\n\n" + "".join(
+            f"- {STAGES[name][0]}, p99 {number(stages[name]['p99']['median'], 3)} s: "
+            f"{STAGES[name][1]}.\n"
+            for name in ranked
+        )
+        return text
+    if target_id in ("cycle_ratio", "cycle_seconds"):
+        cpu = lookup(figures, ("cost", "sizes", "1000", "aqi_stream", "cpu_seconds_per_1000"))
+        text = (
+            "A cycle is bound by CPU, not by the API's latency: 1,000 requests of 20 ms over "
+            "32 connections need about 0.6 s of waiting, and aqi-stream's producer spends "
+            + (f"{number(cpu['median'], 2)} CPU seconds per 1,000 readings " if cpu else "")
+            + "(start-up included) on 2 cores it shares with the simulator and the broker. "
+            "In the profile below, a thread blocked in a socket read or on a lock still counts "
+            "as a sample: the waits for locks are threads queueing for the connection pool "
+            "and the GIL, the HTTP client's own share is the CPU it spends per request.\n"
+        )
+        return text
+    if target_id in ("consumer_json", "consumer_pretty"):
+        profiles = evidence.get("consumer_cpu", {})
+        return "".join(cpu_profile(profile, "consumer.py") for profile in profiles.values())
+    if target_id == "producer_rss":
+        return memory_text(figures, evidence.get("producer_memory"))
+    return ""
+
+
+def cpu_profile(profile: dict, program: str) -> str:
+    if not profile.get("samples"):
+        return f"No py-spy samples of {program}.\n"
+    rows = [[stage["stage"], percent(stage["share"])] for stage in profile["categories"]]
+    top = [[f"`{leaf['frames']}`", percent(leaf["share"])] for leaf in profile["leaves"]]
+    return (
+        f"py-spy, {program}, {profile['what']}: {number(profile['samples'])} samples of its "
+        "active threads, by stage (the deepest frame that says which):\n\n"
+        + table(["Stage", "share of samples"], rows)
+        + "\nThe deepest frames with the largest share (frame < its caller < theirs):\n\n"
+        + table(["Frames", "share"], top)
+    )
+
+
+def memory_text(figures: dict, trace: dict | None) -> str:
+    growth = lookup(figures, ("cost", "aqi_stream_rss_mb_per_1000_more"))
+    text = ""
+    if growth is not None:
+        text += (
+            f"Peak RSS grows with the stations of a cycle, by {number(growth, 1)} MB per 1,000 "
+            "(figure 4): what a cycle holds, it holds for all its stations at once.\n\n"
+        )
+    if not trace:
+        return text + "No memory trace was taken.\n"
+    rows = [
+        [f"`{site['file']}:{site['line']}`", number(site["mb"], 1), number(site["blocks"])]
+        for site in trace["sites"]
+    ]
+    text += (
+        f"tracemalloc at the end of a {number(trace['stations_fetched'])}-station cycle's "
+        f"fetches ({number(trace['traced_mb'], 1)} MB traced; tracemalloc's own overhead "
+        "is not in it):\n\n" + table(["Allocated at", "MB", "blocks"], rows)
+    )
+    top = trace["sites"][0] if trace["sites"] else None
+    for pattern, explanation in MEMORY_SITES.items():
+        if top and pattern in top["file"]:
+            text += (
+                f"\nThe largest, {number(top['mb'], 1)} MB of "
+                f"{number(trace['traced_mb'], 1)}, is {explanation}.\n"
+            )
+    return text
