@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NODES ?= 1
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format kafka-up kafka-down sim clean
+.PHONY: help venv test test-reliability lint format kafka-up kafka-down sim bench demo clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +21,10 @@ venv: $(VENV)/.installed  ## create .venv with the pinned requirements
 
 test: venv lint  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092)
 	kafka/with-kafka.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+test-reliability: venv  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md
+	AQI_RELIABILITY_SCALE=full AQI_RELIABILITY_REPORT=docs/RELIABILITY.md \
+		kafka/with-kafka.sh $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
 lint: venv  ## ruff: lint and format check
 	$(VENV)/bin/ruff check .
@@ -37,6 +42,13 @@ kafka-down: venv  ## stop the local Kafka (CLEAN=1 also wipes its data)
 
 sim: venv  ## run the WAQI simulator in the foreground on localhost:8765
 	$(PY) -m aqistream.waqi_sim --port 8765
+
+bench: venv  ## benchmarks against the naive baseline: writes bench/results.json and bench/RESULTS.md
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	kafka/with-kafka.sh $(PY) -m bench.run $(BENCH_ARGS)
+
+demo: venv  ## the quickstart: Kafka, the WAQI simulator (unless WAQI_TOKEN is set), producer and consumer; Ctrl-C stops them
+	scripts/demo.sh $(CONFIG)
 
 clean:  ## remove the venv and every local broker's data
 	-$(PY) kafka/local_kafka.py down --clean
