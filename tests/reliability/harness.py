@@ -109,6 +109,8 @@ class Pipeline:
             START,
             "--token",
             TOKEN,
+            "--token",
+            OBSERVER,
             "--stations",
             "300",
             *self.sim_args,
@@ -243,15 +245,25 @@ class Pipeline:
         and printed. With the clock stopped nothing newer can appear: a fixed point."""
         current = self.current_readings()
         if current is None:
+            self.gap = "the API did not answer the observer"
             return False
         served = self.served() | current
         topic = set(self.in_topic())
-        return served <= topic and served <= set(self.printed())
+        printed = set(self.printed())
+        self.gap = (
+            f"{len(served - topic)} served readings not in the topic "
+            f"(e.g. {sorted(served - topic)[:3]}), {len(served - printed)} not printed "
+            f"(e.g. {sorted(served - printed)[:3]})"
+        )
+        return served <= topic and served <= printed
 
     def catch_up(self, timeout: float = 180) -> float:
         """Wait until everything served is in the topic and printed; how long it took."""
         started = time.monotonic()
-        wait_for(self.caught_up, timeout, "the pipeline to catch up", every=0.5)
+        try:
+            wait_for(self.caught_up, timeout, "the pipeline to catch up", every=0.5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {self.gap}") from None
         return time.monotonic() - started
 
     def settle(self, timeout: float = 180) -> float:
