@@ -40,7 +40,7 @@ def test_poison_records_between_real_ones(tmp_path, bootstrap_servers, ledger):
             key = str(5419 + round_).encode()
             write_raw(bootstrap_servers, pipeline.topic, [(key, value) for value in POISON])
             written += len(POISON)
-        catch_up = pipeline.settle()
+        catch_up = pipeline.catch_up()
         verdict = pipeline.verdict()
         consumer = pipeline.consumers[0]
         wait_for(

@@ -43,6 +43,11 @@ FAULTS = {
     "30 % HTTP 5xx": {"error_rate": 0.3},
     "empty and non-JSON bodies": {"empty_rate": 0.15, "nonjson_rate": 0.15},
 }
+FAULT_TEXT = {
+    "latency spikes": "every answer 0.8 to 2.3 s late",
+    "30 % HTTP 5xx": "30 % of answers HTTP 500, 502, 503 or 504",
+    "empty and non-JSON bodies": "15 % empty bodies and 15 % HTML instead of JSON",
+}
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))
@@ -57,12 +62,12 @@ def test_api_faults(pipeline, ledger, kind):
         f"{hours} simulated hours of {kind}",
     )
     pipeline.sim.admin("DELETE", "/admin/faults")
-    catch_up = pipeline.settle()
+    catch_up = pipeline.catch_up()
     verdict = pipeline.verdict()
     faults = pipeline.sim.admin("GET", "/admin/served")["tokens"][TOKEN]["faults"]
     ledger.add(
         f"6. WAQI: {kind}",
-        f"{FAULTS[kind]} for {hours} simulated hours",
+        f"{FAULT_TEXT[kind]}, for {hours} simulated hours",
         hours,
         verdict,
         catch_up,
@@ -98,10 +103,10 @@ def test_api_outage_of_two_simulated_minutes(pipeline, ledger):
 
 
 def test_over_quota_storm(pipeline, ledger):
-    pipeline.start_ticking()
     storms = scaled(3, 1)
     catch_ups = []
     for _ in range(storms):
+        pipeline.start_ticking()
         # Another client spends the token's quota: the API allows 1 request in 6 s.
         pipeline.sim.admin("POST", "/admin/quota", {"per_minute": 10, "burst": 1})
         answered = over_quota_answers(pipeline)
@@ -110,7 +115,7 @@ def test_over_quota_storm(pipeline, ledger):
         catch_ups.append(pipeline.catch_up())
     after_storms = over_quota_answers(pipeline)
     pipeline.advance_hour()
-    catch_ups.append(pipeline.settle())
+    catch_ups.append(pipeline.catch_up())
     verdict = pipeline.verdict()
     ledger.add(
         "6. WAQI: Over quota storm",
