@@ -34,18 +34,10 @@ STAGES = {
     ),
     "visible_to_printed": (
         "visible -> printed",
-        "consumer.py, from Kafka to stdout: aqistream/consume.py ReadingConsumer.run asks "
-        "consume() for a batch of 500 with a 0.5 s timeout, and consume() returns when the "
-        "batch is full or the timeout is over, so the last records of a transaction, fewer "
-        "than 500, wait for the timeout",
+        "consumer.py, from Kafka to stdout: aqistream/consume.py ReadingConsumer.run takes "
+        "whatever has arrived without waiting (up to 500 records), and only when nothing has "
+        "does it wait, for the next record alone, so a record is printed once it is fetched",
     ),
-}
-MEMORY_SITES = {
-    "json/decoder.py": "the decoded WAQI answers of every station of the cycle: "
-    "aqistream/poller.py fetch_concurrently returns the list of all of them (each Fetched "
-    "keeps its raw `data`, forecasts included) only when the last station has answered, and "
-    "run_cycle turns them into records after that, so the whole cycle's answers are alive at "
-    "once",
 }
 
 
@@ -157,8 +149,35 @@ def header(results: dict) -> str:
     )
 
 
+README_START = "<!-- benchmark headline: written by make bench, from bench/results.json -->"
+README_END = "<!-- end of benchmark headline -->"
+
+
 def headline(figures: dict) -> str:
-    lines = ["## Headline\n"]
+    return "## Headline\n\n" + "\n".join(headline_items(figures)) + "\n"
+
+
+def readme_with_headline(readme: str, results: dict) -> str:
+    """The README with the text between its benchmark markers replaced by this run's
+    headline, so the figures it quotes are the run's, never typed by hand."""
+    try:
+        start = readme.index(README_START) + len(README_START)
+        end = readme.index(README_END, start)
+    except ValueError:
+        raise ValueError(f"README.md lacks the markers {README_START} ... {README_END}") from None
+    block = [
+        "",
+        f"From `{results['command']}` on {results['date'][:10]} "
+        f"(median of {results['runs']} runs; the rest in [bench/RESULTS.md](bench/RESULTS.md)):",
+        "",
+        *headline_items(results["figures"]),
+        "",
+    ]
+    return readme[:start] + "\n".join(block) + readme[end:]
+
+
+def headline_items(figures: dict) -> list[str]:
+    lines = []
     cycle = lookup(figures, ("cycle", "sizes", "1000"))
     if cycle:
         lines.append(
@@ -195,7 +214,7 @@ def headline(figures: dict) -> str:
             f"- {number(quota['requests_per_reading']['median'], 1)} API requests per "
             f"published reading over a simulated day, {quota['over_quota']} over quota."
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def machine(results: dict) -> str:
@@ -483,7 +502,7 @@ def memory_text(figures: dict, trace: dict | None) -> str:
     if growth is not None:
         text += (
             f"Peak RSS grows with the stations of a cycle, by {number(growth, 1)} MB per 1,000 "
-            "(figure 4): what a cycle holds, it holds for all its stations at once.\n\n"
+            "(figure 4).\n\n"
         )
     if not trace:
         return text + "No memory trace was taken.\n"
@@ -496,11 +515,4 @@ def memory_text(figures: dict, trace: dict | None) -> str:
         f"fetches ({number(trace['traced_mb'], 1)} MB traced; tracemalloc's own overhead "
         "is not in it):\n\n" + table(["Allocated at", "MB", "blocks"], rows)
     )
-    top = trace["sites"][0] if trace["sites"] else None
-    for pattern, explanation in MEMORY_SITES.items():
-        if top and pattern in top["file"]:
-            text += (
-                f"\nThe largest, {number(top['mb'], 1)} MB of "
-                f"{number(trace['traced_mb'], 1)}, is {explanation}.\n"
-            )
     return text
