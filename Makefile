@@ -48,7 +48,7 @@ bench: venv  ## benchmarks against the naive baseline: writes bench/results.json
 	kafka/with-kafka.sh $(PY) -m bench.run $(BENCH_ARGS)
 
 demo: venv  ## the quickstart: Kafka, the WAQI simulator (unless WAQI_TOKEN is set), producer and consumer; Ctrl-C stops them
-	scripts/demo.sh $(CONFIG)
+	@scripts/demo.sh $(CONFIG)
 
 clean:  ## remove the venv and every local broker's data
 	-$(PY) kafka/local_kafka.py down --clean

@@ -91,6 +91,12 @@ class Cluster:
 # ---------------------------------------------------------------- pure: configuration
 
 
+def shown(path: Path) -> str:
+    """A path as a person reads it: relative to the current directory when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def server_properties(cluster: Cluster, node: int) -> str:
     """The broker+controller settings of one node."""
     replicas = cluster.nodes
@@ -171,7 +177,7 @@ def resolve_jars() -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise SetupError("mvn not found: install Apache Maven (it fetches the Kafka jars)")
-    print(f"Resolving the Kafka jars of {POM.name} from Maven Central into {LIBS} ...")
+    print(f"Resolving the Kafka jars of {POM.name} from Maven Central into {shown(LIBS)} ...")
     if LIBS.exists():
         shutil.rmtree(LIBS)
     result = subprocess.run(
@@ -411,7 +417,7 @@ def command_up(args: argparse.Namespace) -> None:
     wait_until_ready(cluster, started, args.timeout)
     print(
         f"Kafka is ready at {cluster.bootstrap_servers} ({cluster.nodes} node(s) in metadata, "
-        f"{time.monotonic() - began:.1f} s); logs in {run_dir}/node-*/server.log"
+        f"{time.monotonic() - began:.1f} s); logs in {shown(run_dir)}/node-*/server.log"
     )
 
 
@@ -439,7 +445,7 @@ def command_down(args: argparse.Namespace) -> None:
         print(f"Stopped Kafka at {cluster.bootstrap_servers} ({len(pids)} process(es)).")
     if args.clean and args.run_dir.exists():
         shutil.rmtree(args.run_dir)
-        print(f"Wiped {args.run_dir}.")
+        print(f"Wiped {shown(args.run_dir)}.")
 
 
 def command_status(args: argparse.Namespace) -> None:

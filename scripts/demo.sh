@@ -75,6 +75,20 @@ wait_for_simulator() { # prints its URL once it listens
   return 1
 }
 
+wait_for_producer() { # until it has connected to Kafka, and so created the topic if missing
+  local log=$run_dir/producer.log
+  for _ in $(seq 600); do
+    if grep -q "connected to Kafka" "$log" 2>/dev/null; then return 0; fi
+    if ! alive "$producer_pid"; then
+      say "producer.py stopped; the end of $log:"
+      tail -n 5 "$log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  say "producer.py has not reached Kafka within 60 s; it keeps trying (see $log)"
+}
+
 mkdir -p "$run_dir"
 settings=$("$python" scripts/demo_settings.py "${config_args[@]}")
 read -r bootstrap waqi <<<"$settings"
@@ -114,6 +128,7 @@ fi
   >"$run_dir/producer.log" 2>&1 &
 producer_pid=$!
 say "producer.py polls WAQI every $interval s, in the background; its log: $run_dir/producer.log"
+wait_for_producer
 say "consumer.py prints the readings of $topic as they arrive; Ctrl-C stops the demo"
 # In the background of this script, so that the INT trap runs at once; it is still what
 # the terminal shows, and a Ctrl-C reaches it there. A group of its own: --from-beginning

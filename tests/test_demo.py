@@ -61,6 +61,8 @@ def test_make_demo_shows_swiss_readings_and_ctrl_c_stops_all_it_started(
         # The demo ends as asked; make, interrupted too, ends by SIGINT (130 in a shell).
         assert status == -signal.SIGINT, shown()
         assert "make: ***" not in shown()
+        # The consumer starts once the producer has created the topic: no warning on screen.
+        assert "WARNING" not in shown()
         still_running = {pid: command for pid, command in started.items() if running(pid, command)}
         assert not still_running, f"left running after Ctrl-C: {still_running}"
         assert not broker_answers(f"localhost:{port}")
