@@ -1,7 +1,7 @@
 """The consumer's loop: read committed readings in a consumer group and print them.
 
 Offsets are stored only after a batch's lines have been written and flushed, and committed
-from there (every few seconds and on close), so a crash re-prints at most what was printed
+from there (every second, and on close), so a crash re-prints at most what was printed
 after the last commit and never skips a reading. Where a run starts in a partition it does
 not resume (--from-beginning, or a group new to it) is stored the moment it is assigned, so
 a run that stops before reaching that partition does not lose the group's place in it.
@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
@@ -38,8 +40,6 @@ BATCH = 500
 # snapshot was read (covering transactions open meanwhile and clock skew); what the
 # snapshot already showed is skipped.
 SNAPSHOT_OVERLAP_SECONDS = 600
-# The times ListOffsets reads as "the first offset" and "the end".
-EARLIEST, LATEST = -2, -1
 # How long closing may take: committing and leaving the group need the broker, and while
 # it is unreachable librdkafka would wait for a whole session timeout.
 CLOSE_TIMEOUT_SECONDS = 5.0
@@ -205,10 +205,10 @@ class ReadingConsumer:
         if self.snapshot_taken_at is not None:
             fresh_start = int((self.snapshot_taken_at - SNAPSHOT_OVERLAP_SECONDS) * 1000)
         elif self.settings["auto.offset.reset"] in ("earliest", "smallest", "beginning"):
-            fresh_start = EARLIEST
+            fresh_start = OFFSET_BEGINNING
         else:
-            fresh_start = LATEST
-        wanted: dict[tuple[str, int], int] = {}  # partition -> a time (ms), EARLIEST or LATEST
+            fresh_start = OFFSET_END
+        wanted: dict[tuple[str, int], int] = {}  # partition -> a time (ms) or OFFSET_*
         resumed: dict[tuple[str, int], int] = {}
         for partition in consumer.committed(partitions, timeout=10):
             key = (partition.topic, partition.partition)
@@ -216,18 +216,19 @@ class ReadingConsumer:
                 if self.positions[key] > partition.offset:
                     resumed[key] = self.positions[key]
             elif self.options.from_beginning:
-                wanted[key] = EARLIEST
+                wanted[key] = OFFSET_BEGINNING
             elif partition.offset < 0:
                 wanted[key] = fresh_start
         starts = self.offsets_at(consumer, wanted)
         # No reading since that time: start at the end.
-        starts.update(self.offsets_at(consumer, dict.fromkeys(wanted.keys() - starts, LATEST)))
+        starts.update(self.offsets_at(consumer, dict.fromkeys(wanted.keys() - starts, OFFSET_END)))
         return starts | resumed
 
     @staticmethod
     def offsets_at(consumer: Consumer, times: dict[tuple[str, int], int]) -> dict:
-        """The first offset at or after each time (read_committed: the end is the last
-        stable offset, before any open transaction); partitions with none are left out."""
+        """The first offset at or after each time (OFFSET_BEGINNING and OFFSET_END stand for
+        the first offset and the end; read_committed: the end is the last stable offset,
+        before any open transaction); partitions with none are left out."""
         if not times:
             return {}
         asked = [TopicPartition(t, p, time_ms) for (t, p), time_ms in times.items()]

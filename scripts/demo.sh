@@ -60,33 +60,15 @@ trap clean_up EXIT
 trap 'exit 0' INT
 trap 'exit 143' TERM
 
-wait_for_simulator() { # prints its URL once it listens
-  local log=$run_dir/simulator.log
-  for _ in $(seq 200); do
-    if grep -q "listening on" "$log" 2>/dev/null; then
-      sed -n 's/.*listening on //p' "$log" | head -n 1
-      return 0
-    fi
-    if ! alive "$simulator_pid"; then break; fi
+wait_for_line() { # LOG PATTERN PID SECONDS: 0 once LOG has a line matching PATTERN,
+  # 1 if PID ends first, 2 if SECONDS pass first
+  local log=$1 pattern=$2 pid=$3 seconds=$4
+  for _ in $(seq $((seconds * 10))); do
+    if grep -q "$pattern" "$log" 2>/dev/null; then return 0; fi
+    alive "$pid" || return 1
     sleep 0.1
   done
-  say "the WAQI simulator did not start; its log, $log:"
-  cat "$log" >&2
-  return 1
-}
-
-wait_for_producer() { # until it has connected to Kafka, and so created the topic if missing
-  local log=$run_dir/producer.log
-  for _ in $(seq 600); do
-    if grep -q "connected to Kafka" "$log" 2>/dev/null; then return 0; fi
-    if ! alive "$producer_pid"; then
-      say "producer.py stopped; the end of $log:"
-      tail -n 5 "$log" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  say "producer.py has not reached Kafka within 60 s; it keeps trying (see $log)"
+  return 2
 }
 
 mkdir -p "$run_dir"
@@ -118,7 +100,12 @@ else
   "$python" -m aqistream.waqi_sim --port "${SIM_PORT:-0}" --hour-seconds 20 --quota 0 \
     ${start:+--start "$start"} >"$run_dir/simulator.log" 2>&1 &
   simulator_pid=$!
-  url=$(wait_for_simulator)
+  if ! wait_for_line "$run_dir/simulator.log" "listening on" "$simulator_pid" 20; then
+    say "the WAQI simulator did not start; its log, $run_dir/simulator.log:"
+    cat "$run_dir/simulator.log" >&2
+    exit 1
+  fi
+  url=$(sed -n 's/.*listening on //p' "$run_dir/simulator.log" | head -n 1)
   export WAQI_TOKEN=demo-token WAQI_API_URL=$url
   say "using the WAQI simulator at $url: a simulated hour, new readings, every 20 s"
   say "(for real data, put your free token in .env: see README.md)"
@@ -128,7 +115,15 @@ fi
   >"$run_dir/producer.log" 2>&1 &
 producer_pid=$!
 say "producer.py polls WAQI every $interval s, in the background; its log: $run_dir/producer.log"
-wait_for_producer
+# The consumer starts once the producer has reached Kafka, and so created the topic.
+wait_for_line "$run_dir/producer.log" "connected to Kafka" "$producer_pid" 60 || case $? in
+  1)
+    say "producer.py stopped; the end of $run_dir/producer.log:"
+    tail -n 5 "$run_dir/producer.log" >&2
+    exit 1
+    ;;
+  2) say "producer.py has not reached Kafka within 60 s; it keeps trying (see $run_dir/producer.log)" ;;
+esac
 say "consumer.py prints the readings of $topic as they arrive; Ctrl-C stops the demo"
 # In the background of this script, so that the INT trap runs at once; it is still what
 # the terminal shows, and a Ctrl-C reaches it there. A group of its own: --from-beginning
