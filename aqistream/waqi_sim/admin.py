@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aqistream.waqi_sim.catalogue import CROWD, OFFICIAL, STATUSES, Catalogue, Station
+from aqistream.waqi_sim.catalogue import (
+    CROWD,
+    OFFICIAL,
+    STATUSES,
+    Catalogue,
+    Station,
+    stations_of,
+)
 from aqistream.waqi_sim.clock import SimulatedClock
 from aqistream.waqi_sim.faults import Faults, settings_json
 from aqistream.waqi_sim.localtime import parse_instant, utc_iso
@@ -180,12 +187,8 @@ class AdminApi:
         if network is not None and network not in (OFFICIAL, CROWD):
             raise AdminError(400, f"network must be {OFFICIAL!r} or {CROWD!r}")
         limit = _int_param(params, "limit")
-        found = [
-            station
-            for station in self.catalogue.stations
-            if (network is None or station.network == network)
-            and (status is None or station.status == status)
-        ]
+        wanted = {name: params[name] for name in ("network", "status") if name in params}
+        found = stations_of(self.catalogue, **wanted)
         shown = found if limit is None else found[:limit]
         return {"count": len(found), "stations": [_station_json(s) for s in shown]}
 

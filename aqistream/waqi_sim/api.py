@@ -23,6 +23,7 @@ FEED = "feed"
 SEARCH = "search"
 MAP_BOUNDS = "map_bounds"
 MAP_BOUNDS_V2 = "map_bounds_v2"
+_ENDPOINTS = {"/search": SEARCH, "/map/bounds": MAP_BOUNDS, "/v2/map/bounds": MAP_BOUNDS_V2}
 
 # Go's strconv.ParseFloat syntax (Python's float() also takes "1_0" and surrounding spaces).
 _GO_FLOAT = re.compile(
@@ -74,9 +75,8 @@ def parse_target(target: str) -> Request | Reply:
         return Reply(200, responses.empty_city_body(), from_app=False)
     if trimmed.startswith("/feed/"):
         return Request(FEED, unquote(trimmed.removeprefix("/feed/")), params)
-    endpoint = {"/search": SEARCH, "/map/bounds": MAP_BOUNDS, "/v2/map/bounds": MAP_BOUNDS_V2}
-    if trimmed in endpoint:
-        return Request(endpoint[trimmed], "", params)
+    if trimmed in _ENDPOINTS:
+        return Request(_ENDPOINTS[trimmed], "", params)
     return Reply(404, responses.nginx_page(404), content_type=HTML_TYPE, from_app=False)
 
 
@@ -184,8 +184,10 @@ class WaqiApi:
     def _listed(self, station: Station, now: float) -> tuple[Reading, int]:
         """The reading and the time a search or map item shows (time-less: when it stopped)."""
         observed = self.world.observed_at(station, now)
+        if observed is None:  # values change with every sync: nothing to cache
+            return self.world.reading(station, now), self.world.frozen_at(station, now)
         cached = self._readings.get(station.idx)
-        if cached is None or cached.observed_at != observed or observed is None:
+        if cached is None or cached.observed_at != observed:
             cached = self.world.reading(station, now)
             self._readings[station.idx] = cached
-        return cached, self.world.time_of(station, now)
+        return cached, observed

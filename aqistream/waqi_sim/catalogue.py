@@ -15,7 +15,7 @@ import math
 import random
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aqistream.waqi_sim.localtime import AU_DST, EU_DST, NO_DST, US_DST
@@ -184,6 +184,11 @@ def _agency(name: str, url: str, logo: str | None = None) -> dict[str, str]:
     return {"url": url, "name": name} | ({"logo": logo} if logo else {})
 
 
+_AIR_NOW = _agency("Air Now - US EPA", "http://www.airnow.gov/", "US-EPA.png")
+_CPCB = _agency(
+    "CPCB - India Central Pollution Control Board", "http://cpcb.nic.in/", "India-CPCB.png"
+)
+
 # fmt: off
 _REGIONS = (
     _Region("Netherlands", "NL", "netherland", 60, EU_DST, (52.1, 5.2), 0.8,
@@ -218,13 +223,13 @@ _REGIONS = (
                     "Finland-ilmanlaatu.png")),
     _Region("USA", "US", "usa", -300, US_DST, (40.0, -77.0), 4.0,
             ("New York", "Philadelphia", "Boston", "Washington", "Atlanta"), 8,
-            _agency("Air Now - US EPA", "http://www.airnow.gov/", "US-EPA.png")),
+            _AIR_NOW),
     _Region("USA", "US", "usa", -360, US_DST, (38.5, -92.0), 5.0,
             ("Chicago", "St. Louis", "Kansas City", "Minneapolis", "Dallas"), 8,
-            _agency("Air Now - US EPA", "http://www.airnow.gov/", "US-EPA.png")),
+            _AIR_NOW),
     _Region("USA", "US", "usa", -480, US_DST, (37.0, -120.5), 4.0,
             ("Los Angeles", "San Francisco", "Seattle", "Portland", "Fresno"), 10,
-            _agency("Air Now - US EPA", "http://www.airnow.gov/", "US-EPA.png")),
+            _AIR_NOW),
     _Region("Hawaii, USA", "US", "usa/hawaii", -600, NO_DST, (21.3, -157.9), 0.5,
             ("Honolulu", "Kapolei", "Pearl City"), 4,
             _agency("State of Hawaii, Department of Health, Clean Air Branch",
@@ -261,12 +266,10 @@ _REGIONS = (
                     "Korea-AirKorea.png")),
     _Region("India", "IN", "india", 330, NO_DST, (28.6, 77.2), 3.0,
             ("Delhi", "Bathinda", "Lucknow", "Kanpur", "Jaipur"), 95,
-            _agency("CPCB - India Central Pollution Control Board", "http://cpcb.nic.in/",
-                    "India-CPCB.png"), polluted=True, weatherless_share=0.4),
+            _CPCB, polluted=True, weatherless_share=0.4),
     _Region("India", "IN", "india", 330, NO_DST, (15.0, 77.5), 4.0,
             ("Bengaluru", "Chennai", "Hyderabad", "Mumbai", "Pune"), 45,
-            _agency("CPCB - India Central Pollution Control Board", "http://cpcb.nic.in/",
-                    "India-CPCB.png"), weatherless_share=0.4),
+            _CPCB, weatherless_share=0.4),
     _Region("Iran", "IR", "iran", 210, NO_DST, (35.7, 51.4), 3.0,
             ("Tehran", "Karaj", "Isfahan", "Mashhad", "Birjand"), 40,
             _agency("Iran Air Quality Monitoring (Department of Environment)",
@@ -533,9 +536,6 @@ class Catalogue:
             if station.network == OFFICIAL and station.status == REPORTING
         ]
 
-    def __len__(self) -> int:
-        return len(self.stations)
-
     def by_idx(self, idx: int) -> Station | None:
         return self._by_idx.get(idx)
 
@@ -596,7 +596,7 @@ def build_catalogue(seed: int, generated: int) -> Catalogue:
     return Catalogue([*swiss_stations(), *generate_stations(seed, generated)])
 
 
-def stations_of(catalogue: Catalogue, **wanted: str) -> Sequence[Station]:
+def stations_of(catalogue: Catalogue, **wanted: str) -> list[Station]:
     """Stations whose fields equal `wanted`, e.g. stations_of(c, network=CROWD, status=STALE)."""
     return [
         station

@@ -35,14 +35,12 @@ class SimulatedClock:
     def now(self) -> float:
         return self.start + (self._monotonic() - self._began) * self.speed + self._jumped
 
-    def advance(self, seconds: float) -> float:
-        """Jump forward (or back, for a negative value); returns the new now()."""
+    def advance(self, seconds: float) -> None:
+        """Jump forward (or back, for a negative value)."""
         with self._lock:
             self._jumped += seconds
-        return self.now()
 
-    def set(self, epoch: float) -> float:
+    def set(self, epoch: float) -> None:
         """Jump to `epoch` (true UTC); the clock keeps running from there."""
         with self._lock:
             self._jumped += epoch - self.now()
-        return self.now()

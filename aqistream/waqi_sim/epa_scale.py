@@ -26,22 +26,27 @@ POLLUTANTS = tuple(_CURVES)
 
 def sub_index(pollutant: str, concentration: float) -> float:
     """The AQI sub-index of `concentration` (not rounded)."""
-    low, high = _segment(_CURVES[pollutant], max(0.0, concentration), axis=0)
-    slope = (high[1] - low[1]) / (high[0] - low[0])
-    return low[1] + (max(0.0, concentration) - low[0]) * slope
+    return _along_curve(_CURVES[pollutant], concentration, axis=0)
 
 
 def concentration_for(pollutant: str, index: float) -> float:
     """The concentration whose sub-index is `index` (the inverse of sub_index)."""
-    low, high = _segment(_CURVES[pollutant], max(0.0, index), axis=1)
-    slope = (high[0] - low[0]) / (high[1] - low[1])
-    return low[0] + (max(0.0, index) - low[1]) * slope
+    return _along_curve(_CURVES[pollutant], index, axis=1)
+
+
+def _along_curve(corners: tuple[tuple[float, float], ...], value: float, axis: int) -> float:
+    """The other coordinate of the point at `value` on `axis` (0: concentration, 1: index)."""
+    value = max(0.0, value)
+    low, high = _segment(corners, value, axis)
+    other = 1 - axis
+    slope = (high[other] - low[other]) / (high[axis] - low[axis])
+    return low[other] + (value - low[axis]) * slope
 
 
 def _segment(
     corners: tuple[tuple[float, float], ...], value: float, axis: int
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The corners around `value` on `axis` (0: concentration, 1: index); the last past the top."""
+    """The corners around `value` on `axis`; the last two past the top."""
     for low, high in zip(corners, corners[1:], strict=False):
         if value <= high[axis]:
             return low, high

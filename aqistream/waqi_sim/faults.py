@@ -63,15 +63,13 @@ class Faults:
     def settings(self) -> FaultSettings:
         return self._settings
 
-    def update(self, **changes: object) -> FaultSettings:
+    def update(self, **changes: object) -> None:
         with self._lock:
             self._settings = replace(self._settings, **changes).validate()
-            return self._settings
 
-    def clear(self) -> FaultSettings:
+    def clear(self) -> None:
         with self._lock:
             self._settings = FaultSettings()
-            return self._settings
 
     def in_outage(self, now: float) -> str | None:
         """The outage mode if an outage covers simulated time `now`."""

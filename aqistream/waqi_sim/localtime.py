@@ -16,7 +16,6 @@ NO_DST = "none"
 EU_DST = "eu"
 US_DST = "us"
 AU_DST = "au"
-DST_RULES = (NO_DST, EU_DST, US_DST, AU_DST)
 
 # WAQI's servers stamp map times and debug.sync in Japan time.
 SERVER_OFFSET_MINUTES = 9 * 60

@@ -52,8 +52,6 @@ class Quota:
             left, as_of = self._buckets.get(token, (float(settings.burst), now))
             # A clock set backwards refills nothing.
             left = min(settings.burst, left + max(0.0, now - as_of) * settings.per_minute / 60)
-            if left < 1:
-                self._buckets[token] = (left, max(now, as_of))
-                return False
-            self._buckets[token] = (left - 1, max(now, as_of))
-            return True
+            allowed = left >= 1
+            self._buckets[token] = (left - 1 if allowed else left, max(now, as_of))
+            return allowed

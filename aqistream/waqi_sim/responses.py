@@ -100,19 +100,11 @@ def feed_time(station: Station, reading: Reading) -> dict[str, Any]:
         return {"tz": offset_text(offset), "v": 0}
     if station.is_crowd:
         # Crowd stations: v is the true epoch and iso is UTC.
-        return {
-            "s": local_text(observed, offset),
-            "tz": offset_text(offset),
-            "v": observed,
-            "iso": utc_iso(observed),
-        }
-    # Official stations: v is local wall-clock time encoded as if it were UTC.
-    return {
-        "s": local_text(observed, offset),
-        "tz": offset_text(offset),
-        "v": observed + offset * 60,
-        "iso": local_iso(observed, offset),
-    }
+        v, iso = observed, utc_iso(observed)
+    else:
+        # Official stations: v is local wall-clock time encoded as if it were UTC.
+        v, iso = observed + offset * 60, local_iso(observed, offset)
+    return {"s": local_text(observed, offset), "tz": offset_text(offset), "v": v, "iso": iso}
 
 
 def search_item(station: Station, reading: Reading, shown_at: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from aqistream.waqi_sim import epa_scale
-from aqistream.waqi_sim.catalogue import CROWD, NO_TIME, REPORTING, STALE, Station
+from aqistream.waqi_sim.catalogue import NO_TIME, REPORTING, STALE, Station
 from aqistream.waqi_sim.localtime import (
     day_text,
     local_day_number,
@@ -75,11 +75,6 @@ class World:
         observed = self.observed_at(station, now)
         return last_sync if observed is None else max(last_sync, observed)
 
-    def time_of(self, station: Station, now: float) -> int:
-        """The time a map or search item shows: time-less stations show when they stopped."""
-        observed = self.observed_at(station, now)
-        return observed if observed is not None else self.frozen_at(station, now)
-
     # --- what --------------------------------------------------------------------------------
 
     def reading(self, station: Station, now: float) -> Reading:
@@ -123,26 +118,24 @@ class World:
             * _ozone_by_hour(local_hours)
             * self._jitter(station, "o3", hour)
         )
+        traffic = _traffic_by_hour(local_hours)
         concentrations["no2"] = (
-            station.no2_level * level * _traffic_by_hour(local_hours)
-        ) * self._jitter(station, "no2", hour)
-        concentrations["so2"] = 2 + 6 * level * self._jitter(station, "so2", hour)
-        concentrations["co"] = (0.2 + 0.5 * level * _traffic_by_hour(local_hours)) * self._jitter(
-            station, "co", hour
+            station.no2_level * level * traffic * self._jitter(station, "no2", hour)
         )
+        concentrations["so2"] = 2 + 6 * level * self._jitter(station, "so2", hour)
+        concentrations["co"] = (0.2 + 0.5 * level * traffic) * self._jitter(station, "co", hour)
         values = {
             key: _reported(key, epa_scale.sub_index(key, concentrations[key]))
             for key in station.pollutants
         }
-        values.update(self._weather(station, moment, local_hours, day))
+        values.update(self._weather(station, hour, local_hours, day))
         return tuple(sorted(values.items()))
 
     def _weather(
-        self, station: Station, moment: int, local_hours: float, day: int
+        self, station: Station, hour: int, local_hours: float, day: int
     ) -> dict[str, float]:
         if not station.weather:
             return {}
-        hour = moment // HOUR
         lat = station.geo[0]
         season = math.cos(2 * math.pi * ((day % 365) - 196) / 365) * (1 if lat >= 0 else -1)
         daily_mean = 27 - 0.4 * abs(lat) + 0.22 * abs(lat) * season
@@ -170,7 +163,7 @@ class World:
 
     def forecast(self, station: Station, now: float) -> dict[str, list[dict]] | None:
         """forecast.daily: from two days before today, for official stations only."""
-        if station.network == CROWD:
+        if station.is_crowd:
             return None
         synced = self.synced_at(station, now)
         offset = utc_offset_minutes(station.std_offset_minutes, station.dst_rule, synced)
