@@ -61,10 +61,10 @@ def fetch(api_url: str, station: str, token: str) -> dict | None:
         body = response.json()
     except (requests.RequestException, ValueError):
         return None
-    data = body.get("data") if isinstance(body, dict) else None
-    if body.get("status") != "ok" or not isinstance(data, dict) or "time" not in data:
+    if not isinstance(body, dict) or body.get("status") != "ok":
         return None
-    return data
+    data = body.get("data")
+    return data if isinstance(data, dict) and "time" in data else None
 
 
 def reading_of(station: str, data: dict) -> tuple[datetime | None, dict]:

@@ -17,6 +17,7 @@ right before and measures the fixed cost (start, join, first fetch, exit), and
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import subprocess
@@ -26,8 +27,8 @@ from datetime import datetime, timedelta
 from confluent_kafka import Producer
 
 from aqistream.record import encode_record, normalise, record_key
-from bench.harness import Harness
-from bench.processes import Process, Simulator, python_script, script_env
+from bench.harness import Harness, alternating
+from bench.processes import Process, Simulator, script_env, station_line
 from bench.stats import Summary
 
 RECORDS = 1_000_000
@@ -47,16 +48,15 @@ def fill(harness: Harness, topic: str, records: int) -> dict:
         "--hour-seconds", "1e9", "--start", "2026-11-23T13:20:00Z",
     ) as simulator:  # fmt: skip
         stations = simulator.reporting_stations(STATIONS)
-        now = datetime.fromisoformat(simulator.admin("GET", "clock")["now"].replace("Z", "+00:00"))
+        now = datetime.fromisoformat(simulator.admin("GET", "clock")["now"])
         latest = []
         for number, station in enumerate(stations):
-            query = station["feed"].removeprefix("/feed/").rstrip("/")
             body = simulator.session.get(
                 f"{simulator.url}{station['feed']}", params={"token": "bench"}, timeout=30
             ).json()
             # fetched_at as if a producer with 32 workers had fetched them at this moment
             fetched_at = now + timedelta(milliseconds=number * 0.7)
-            latest.append(normalise(body["data"], query, fetched_at))
+            latest.append(normalise(body["data"], station_line(station), fetched_at))
     producer = Producer(
         {
             "bootstrap.servers": harness.bootstrap_servers,
@@ -66,12 +66,13 @@ def fill(harness: Harness, topic: str, records: int) -> dict:
         }
     )
     histories = [History(record) for record in latest]
-    hours = -(-records // len(histories))
+    hours = math.ceil(records / len(histories))
     written = 0
     for hours_back in range(hours - 1, -1, -1):
-        for history in histories[: records - written]:
+        batch = histories[: records - written]
+        for history in batch:
             produce(producer, topic, history.key, history.value(hours_back))
-        written += min(len(histories), records - written)
+        written += len(batch)
         producer.poll(0)
     if producer.flush(120) != 0:
         raise RuntimeError(f"could not write the {records} records of {topic}")
@@ -107,7 +108,7 @@ def shifted_time(text: str, hours_back: int) -> str:
     if text.endswith("Z") and "." in text:
         # fetched_at, unique per record: shift the hour, keep minutes, seconds, milliseconds.
         return shifted_time(text[:13] + ":00:00Z", hours_back)[:13] + text[13:]
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00")) - timedelta(hours=hours_back)
+    moment = datetime.fromisoformat(text) - timedelta(hours=hours_back)
     if text.endswith("Z"):
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.isoformat(timespec="seconds")
@@ -125,10 +126,7 @@ def produce(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
 def run_consumer(harness: Harness, topic: str, form: str, records: int) -> dict:
     """One consumer.py run to `records` records, stdout to /dev/null; its wall time and cost."""
     group = harness.topics.group(f"consumer-{form}")
-    command = python_script(
-        "consumer.py", str(harness.config_file), "--topic", topic, "--group", group,
-        "--from-beginning", "--format", form, "--max-records", str(records),
-    )  # fmt: skip
+    command = harness.consumer_command(topic, group, form, "--max-records", str(records))
     with open(os.devnull, "wb") as devnull:
         process = Process(
             command,
@@ -139,7 +137,7 @@ def run_consumer(harness: Harness, topic: str, form: str, records: int) -> dict:
             stderr=subprocess.PIPE,
         )
         usage = process.wait(timeout=120 + records / 5000)
-    errors = process.popen.stderr.read()
+    errors = process.stderr.read()
     printed = PRINTED.search(errors)
     if usage.exit_code != 0 or printed is None or int(printed[1]) != records:
         raise RuntimeError(f"consumer.py failed (exit {usage.exit_code}): {errors[-3000:]!r}")
@@ -154,7 +152,7 @@ def measure(harness: Harness) -> dict:
     harness.log(f"consumer throughput: {records} records written in {filled['seconds']:.1f} s")
     runs: dict[str, list[dict]] = {form: [] for form in FORMATS}
     for run in range(harness.runs):
-        for form in FORMATS if run % 2 == 0 else reversed(FORMATS):
+        for form in alternating(FORMATS, run):
             first = run_consumer(harness, topic, form, 1)
             whole = run_consumer(harness, topic, form, records)
             result = {

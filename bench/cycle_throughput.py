@@ -22,9 +22,16 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.harness import UNLIMITED_QUOTA, WORKERS, Harness
-from bench.processes import ROOT, Lines, Process, Simulator, python_script, script_env
-from bench.processes import write_stations as write_station_file
+from bench.harness import API_LATENCY_MS, UNLIMITED_QUOTA, WORKERS, Harness, alternating
+from bench.processes import (
+    ROOT,
+    Lines,
+    Process,
+    Simulator,
+    python_script,
+    script_env,
+    write_stations,
+)
 from bench.stats import Summary
 
 SIZES = (9, 100, 1000, 10000)
@@ -42,10 +49,11 @@ CYCLE_LINE = re.compile(
 CONNECTED = b"connected to Kafka"
 
 
-def simulator_args(seed: int = 1) -> list[str]:
+def simulator_args() -> list[str]:
     return [
-        "--seed", str(seed), "--stations", str(SIMULATOR_STATIONS), "--quota", "0",
-        "--latency-ms", "20", "--hour-seconds", "60", "--start", "2026-11-23T13:20:00Z",
+        "--seed", "1", "--stations", str(SIMULATOR_STATIONS), "--quota", "0",
+        "--latency-ms", str(API_LATENCY_MS), "--hour-seconds", "60",
+        "--start", "2026-11-23T13:20:00Z",
     ]  # fmt: skip
 
 
@@ -54,9 +62,7 @@ def station_files(harness: Harness, simulator: Simulator, sizes: tuple[int, ...]
     stations = simulator.reporting_stations(max(sizes))
     for size in sizes:
         if size != 9:
-            files[size] = write_station_file(
-                harness.workdir / f"stations-{size}.txt", stations[:size]
-            )
+            files[size] = write_stations(harness.workdir / f"stations-{size}.txt", stations[:size])
     return files
 
 
@@ -64,18 +70,8 @@ def run_aqi_stream(
     harness: Harness, simulator: Simulator, stations: Path, size: int, verify: bool
 ) -> dict:
     topic = harness.topics.topic(f"cycle{size}-aqi")
-    command = python_script(
-        "producer.py", str(harness.config_file), "--stations", str(stations), "--topic", topic,
-        "--once", "--api-url", simulator.url, "--workers", str(WORKERS), *UNLIMITED_QUOTA,
-    )  # fmt: skip
-    process = Process(
-        command,
-        name="producer.py",
-        env=script_env(simulator.url),
-        cwd=harness.workdir,
-        stderr=subprocess.PIPE,
-    )
-    stderr = Lines(process.popen.stderr, clock=time.perf_counter)
+    process = harness.start_producer(stations, topic, simulator.url, "--once", *UNLIMITED_QUOTA)
+    stderr = Lines(process.stderr, clock=time.perf_counter)
     usage = process.wait(timeout=60 + size * 0.05)
     stderr.closed.wait(10)
     connected, cycle = stderr.first(CONNECTED), stderr.first(b"cycle 1:")
@@ -152,19 +148,18 @@ def check_topic(harness: Harness, topic: str, result: dict, verify: bool) -> Non
     harness.topics.delete(topic)
 
 
+PROGRAMS = {"aqi_stream": run_aqi_stream, "baseline": run_baseline}
+
+
 def measure(harness: Harness) -> dict:
     sizes = QUICK_SIZES if harness.quick else SIZES
-    runs: dict[int, dict[str, list[dict]]] = {
-        size: {"aqi_stream": [], "baseline": []} for size in sizes
-    }
+    runs: dict[int, dict[str, list[dict]]] = {size: {who: [] for who in PROGRAMS} for size in sizes}
     with Simulator(harness.workdir, *simulator_args()) as simulator:
         files = station_files(harness, simulator, sizes)
         for run in range(harness.runs):
             for size in sizes:
-                order = ["aqi_stream", "baseline"] if run % 2 == 0 else ["baseline", "aqi_stream"]
-                for who in order:
-                    measure_one = run_aqi_stream if who == "aqi_stream" else run_baseline
-                    result = measure_one(harness, simulator, files[size], size, run == 0)
+                for who in alternating(PROGRAMS, run):
+                    result = PROGRAMS[who](harness, simulator, files[size], size, run == 0)
                     runs[size][who].append(result)
                     harness.log(
                         f"cycle throughput, run {run + 1}/{harness.runs}, {size} stations, "

@@ -28,17 +28,8 @@ import time
 
 from confluent_kafka import Consumer
 
-from bench.harness import UNLIMITED_QUOTA, WORKERS, Harness
-from bench.processes import (
-    Lines,
-    Process,
-    Simulator,
-    python_script,
-    script_env,
-    started,
-    wait_for,
-    write_stations,
-)
+from bench.harness import API_LATENCY_MS, UNLIMITED_QUOTA, WORKERS, Harness
+from bench.processes import Lines, Process, Simulator, script_env, started, wait_for, write_stations
 from bench.stats import Summary, percentile
 
 STATIONS = 1000
@@ -51,8 +42,9 @@ CYCLE_SECONDS = re.compile(rb"cycle \d+: .*, ([\d.]+) s$")
 
 def simulator_args() -> list[str]:
     return [
-        "--seed", "2", "--stations", "2400", "--quota", "0", "--latency-ms", "20",
-        "--hour-seconds", "1e9", "--start", "2026-11-23T13:20:00Z",
+        "--seed", "2", "--stations", "2400", "--quota", "0",
+        "--latency-ms", str(API_LATENCY_MS), "--hour-seconds", "1e9",
+        "--start", "2026-11-23T13:20:00Z",
     ]  # fmt: skip
 
 
@@ -91,51 +83,50 @@ class VisibilityProbe:
         self.thread.join(10)
         self.consumer.close()
 
+    def __enter__(self) -> VisibilityProbe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def start_consumer(harness: Harness, topic: str, group: str) -> Process:
+    """consumer.py --format json, its output piped here, its log in the work directory."""
+    with open(harness.workdir / "latency-consumer.err", "wb") as errors:
+        return Process(
+            harness.consumer_command(topic, group, "json"),
+            name="consumer.py",
+            env=script_env(),
+            cwd=harness.workdir,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+
 
 def measure_run(harness: Harness, simulator: Simulator, stations_file, hours: int) -> dict:
     simulator.admin("POST", "reset")
     topic = harness.topics.topic("latency")
     group = harness.topics.group("latency")
-    producer_command = python_script(
-        "producer.py", str(harness.config_file), "--stations", str(stations_file),
-        "--topic", topic, "--interval", str(INTERVAL), "--api-url", simulator.url,
-        "--workers", str(WORKERS), *UNLIMITED_QUOTA,
-    )  # fmt: skip
-    env = script_env(simulator.url)
-    producer = Process(
-        producer_command, name="producer.py", env=env, cwd=harness.workdir, stderr=subprocess.PIPE
+    producer = harness.start_producer(
+        stations_file, topic, simulator.url, "--interval", str(INTERVAL), *UNLIMITED_QUOTA
     )
     with started(producer):
-        producer_log = Lines(producer.popen.stderr)
+        producer_log = Lines(producer.stderr)
         wait_for(lambda: producer_log.first(b"cycle 1:"), 120, "the producer's first cycle")
-        probe = VisibilityProbe(harness, topic)
-        consumer_command = python_script(
-            "consumer.py", str(harness.config_file), "--topic", topic, "--group", group,
-            "--from-beginning", "--format", "json",
-        )  # fmt: skip
-        with open(harness.workdir / "latency-consumer.err", "wb") as consumer_errors:
-            consumer = Process(
-                consumer_command,
-                name="consumer.py",
-                env=env,
-                cwd=harness.workdir,
-                stdout=subprocess.PIPE,
-                stderr=consumer_errors,
-            )
-        try:
-            with started(consumer):
-                printed = Lines(consumer.stdout)
-                wait_for(lambda: len(printed) >= STATIONS, 120, "the warm-up hour's readings")
-                for hour in range(1, hours + 1):
-                    simulator.admin("POST", "clock", {"advance_hours": 1})
-                    wait_for(
-                        lambda hour=hour: len(printed) >= STATIONS * (hour + 1),
-                        HOUR_TIMEOUT,
-                        f"hour {hour}'s readings to be printed",
-                    )
-                consumer_peak_rss = consumer.peak_rss_mb()
-        finally:
-            probe.close()
+        with (
+            VisibilityProbe(harness, topic) as probe,
+            started(start_consumer(harness, topic, group)) as consumer,
+        ):
+            printed = Lines(consumer.stdout)
+            wait_for(lambda: len(printed) >= STATIONS, 120, "the warm-up hour's readings")
+            for hour in range(1, hours + 1):
+                simulator.admin("POST", "clock", {"advance_hours": 1})
+                wait_for(
+                    lambda hour=hour: len(printed) >= STATIONS * (hour + 1),
+                    HOUR_TIMEOUT,
+                    f"hour {hour}'s readings to be printed",
+                )
+            consumer_peak_rss = consumer.peak_rss_mb()
         producer_peak_rss = producer.peak_rss_mb()
     served = {
         (reading["idx"], reading["observed_at"]): reading["first_served_wall"]

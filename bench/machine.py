@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import confluent_kafka
@@ -46,21 +47,29 @@ def kafka_version() -> str:
 
     Kafka's protocol does not say its version; a local broker's class path does.
     """
+    for entry in broker_command_lines():
+        jar = kafka_jar(entry)
+        if jar is not None:
+            return jar.stem.removeprefix("kafka_2.13-") + " (the running broker's jars)"
+    pom = (ROOT / "kafka" / "pom.xml").read_text()
+    found = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    return f"{found[1]} (kafka/pom.xml)" if found else "unknown"
+
+
+def broker_command_lines() -> Iterator[str]:
+    """The arguments of every running Kafka broker (kafka.Kafka), class paths split at ':'."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"kafka.Kafka" not in args:
-            continue
-        for arg in args:
-            for entry in arg.decode(errors="replace").split(":"):
-                if entry.endswith("*"):
-                    jars = list(Path(entry.rstrip("*")).glob("kafka_2.13-*.jar"))
-                else:
-                    jars = [Path(entry)] if Path(entry).name.startswith("kafka_2.13-") else []
-                for jar in jars:
-                    return jar.stem.removeprefix("kafka_2.13-") + " (the running broker's jars)"
-    pom = (ROOT / "kafka" / "pom.xml").read_text()
-    found = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
-    return f"{found[1]} (kafka/pom.xml)" if found else "unknown"
+        if b"kafka.Kafka" in args:
+            for arg in args:
+                yield from arg.decode(errors="replace").split(":")
+
+
+def kafka_jar(entry: str) -> Path | None:
+    """The kafka_2.13-*.jar a class path entry is, or holds when it is `directory/*`."""
+    if entry.endswith("*"):
+        return next(Path(entry.rstrip("*")).glob("kafka_2.13-*.jar"), None)
+    return Path(entry) if Path(entry).name.startswith("kafka_2.13-") else None

@@ -2,10 +2,11 @@
 
     python -m bench.memory_trace OUT.json PRODUCER_ARGS...
 
-The end of the fetch phase is when a cycle holds the most: every station's answer has
-arrived and none has been turned into a record and let go yet. The largest allocation
-sites alive at that moment (file and line) go to OUT.json. Diagnosis only: tracemalloc makes
-the producer several times slower and bigger, so its figures are not the benchmark's.
+The end of the fetch phase is when a cycle holds the most: each answer is turned into a
+record as it arrives, and every new record waits there for the cycle's transaction. The
+largest allocation sites alive at that moment (file and line) go to OUT.json. Diagnosis
+only: tracemalloc makes the producer several times slower and bigger, so its figures are
+not the benchmark's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import re
 import runpy
 import sys
 import tracemalloc
+from collections.abc import Iterator
 
+from aqistream import poller
 from bench.processes import ROOT
 
 TOP = 8
@@ -23,20 +26,22 @@ TOP = 8
 
 def main(argv: list[str]) -> None:
     out, producer_args = argv[0], argv[1:]
-    sys.path.insert(0, str(ROOT))
-    import aqistream.poller as poller
-
     fetch_concurrently = poller.fetch_concurrently
 
-    def fetch_and_trace(*args: object, **kwargs: object) -> list:
-        results = fetch_concurrently(*args, **kwargs)
+    def fetch_and_trace(*args: object, **kwargs: object) -> Iterator[poller.Fetched]:
+        # poller.fetch_concurrently yields each answer as it arrives: pass them on, and
+        # trace once the last one has been taken.
+        fetched = 0
+        for result in fetch_concurrently(*args, **kwargs):
+            fetched += 1
+            yield result
         snapshot = tracemalloc.take_snapshot()
         traced = tracemalloc.get_traced_memory()[0]
         sites = snapshot.statistics("lineno")[:TOP]
         with open(out, "w") as report:
             json.dump(
                 {
-                    "stations_fetched": len(results),
+                    "stations_fetched": fetched,
                     "traced_mb": traced / 1e6,
                     "sites": [
                         {
@@ -50,7 +55,6 @@ def main(argv: list[str]) -> None:
                 },
                 report,
             )
-        return results
 
     poller.fetch_concurrently = fetch_and_trace
     tracemalloc.start()

@@ -103,15 +103,10 @@ class Process:
         assert self.popen.stdout is not None, "started without stdout=PIPE"
         return self.popen.stdout
 
-    def alive(self) -> bool:
-        """Running (not exited, not a zombie waiting to be reaped)."""
-        if self.usage is not None:
-            return False
-        try:
-            state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, IndexError):
-            return False
-        return state != "Z"
+    @property
+    def stderr(self) -> IO[bytes]:
+        assert self.popen.stderr is not None, "started without stderr=PIPE"
+        return self.popen.stderr
 
     def peak_rss_mb(self) -> float | None:
         """VmHWM of a running process (None once it has exited)."""
@@ -239,7 +234,9 @@ class Simulator:
         try:
             line = lines.get(timeout=SIMULATOR_START_TIMEOUT)
         except queue.Empty:
-            raise RuntimeError("the WAQI simulator did not start within 60 s") from None
+            raise RuntimeError(
+                f"the WAQI simulator did not start within {SIMULATOR_START_TIMEOUT:g} s"
+            ) from None
         if not line.startswith(self.LISTENING):
             raise RuntimeError(f"the WAQI simulator did not start: {self.stderr()[-2000:]}")
         return line.removeprefix(self.LISTENING).strip()
@@ -271,9 +268,14 @@ class Simulator:
         self.stop()
 
 
+def station_line(station: dict) -> str:
+    """A simulator station's line of stations.txt (`@idx` or `A123`), from its feed path."""
+    return station["feed"].removeprefix("/feed/").rstrip("/")
+
+
 def write_stations(path: Path, stations: list[dict]) -> Path:
-    """A stations.txt with one `@idx` / `A123` line per simulator station."""
-    lines = [station["feed"].removeprefix("/feed/").rstrip("/") for station in stations]
+    """A stations.txt with one line per simulator station."""
+    lines = [station_line(station) for station in stations]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

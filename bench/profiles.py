@@ -25,31 +25,26 @@ from collections import Counter
 from pathlib import Path
 
 from bench import consumer_throughput, cycle_throughput
-from bench.harness import UNLIMITED_QUOTA, WORKERS, Harness
-from bench.processes import PYTHON, Process, Simulator, python_script, script_env
-from bench.processes import write_stations as write_station_file
+from bench.harness import UNLIMITED_QUOTA, Harness
+from bench.processes import PYTHON, Process, Simulator, python_script, script_env, write_stations
 
 PROFILED_CYCLES = 3
 SAMPLE_RATE = 500  # per second
 CONSUMER_RECORDS = 200_000
-# The stage of a sample: its deepest frame that matches one of these, in this order.
+# The stage of a sample: its deepest frame that matches one of these patterns, in this order.
 CATEGORIES = (
-    ("json/", "JSON: decoding WAQI answers, encoding records"),
-    ("aqistream/record.py", "normalise (aqistream/record.py)"),
-    ("aqistream/render.py", "pretty lines (aqistream/render.py)"),
-    ("aqistream/scheduler.py", "the scheduler (aqistream/scheduler.py)"),
-    ("aqistream/state.py", "the publish state (aqistream/state.py)"),
-    ("confluent_kafka", "Kafka client (confluent-kafka)"),
-    ("aqistream/publish.py", "Kafka client (confluent-kafka)"),
-    ("requests/", "HTTP client (requests, urllib3, http.client)"),
-    ("urllib3/", "HTTP client (requests, urllib3, http.client)"),
-    ("http/client", "HTTP client (requests, urllib3, http.client)"),
-    ("email/", "HTTP client (requests, urllib3, http.client)"),
-    ("urllib/", "HTTP client (requests, urllib3, http.client)"),
-    ("socket.py", "HTTP client (requests, urllib3, http.client)"),
-    ("aqistream/consume.py", "the consumer loop (aqistream/consume.py)"),
-    ("threading.py", "threads and queues"),
-    ("queue.py", "threads and queues"),
+    (("json/",), "JSON: decoding WAQI answers, encoding records"),
+    (("aqistream/record.py",), "normalise (aqistream/record.py)"),
+    (("aqistream/render.py",), "pretty lines (aqistream/render.py)"),
+    (("aqistream/scheduler.py",), "the scheduler (aqistream/scheduler.py)"),
+    (("aqistream/state.py",), "the publish state (aqistream/state.py)"),
+    (("confluent_kafka", "aqistream/publish.py"), "Kafka client (confluent-kafka)"),
+    (
+        ("requests/", "urllib3/", "http/client", "email/", "urllib/", "socket.py"),
+        "HTTP client (requests, urllib3, http.client)",
+    ),
+    (("aqistream/consume.py",), "the consumer loop (aqistream/consume.py)"),
+    (("threading.py", "queue.py"), "threads and queues"),
 )
 TARGET_EVIDENCE = {
     "cycle_ratio": "producer_cpu",
@@ -71,10 +66,11 @@ def diagnose(harness: Harness, missed: list[dict]) -> dict:
     evidence: dict = {}
     if wanted & {"producer_cpu", "consumer_cpu"} and py_spy() is None:
         evidence["skipped"] = "py-spy is not installed (pip install -r bench/requirements.txt)"
-    if "producer_cpu" in wanted and py_spy():
+        wanted -= {"producer_cpu", "consumer_cpu"}
+    if "producer_cpu" in wanted:
         harness.log("profiling producer.py's cycles with py-spy")
         evidence["producer_cpu"] = profile_producer(harness)
-    if "consumer_cpu" in wanted and py_spy():
+    if "consumer_cpu" in wanted:
         harness.log("profiling consumer.py with py-spy")
         evidence["consumer_cpu"] = profile_consumer(harness)
     if "producer_memory" in wanted:
@@ -98,16 +94,15 @@ def record(harness: Harness, command: list[str], env: dict, name: str, **popen) 
 def profile_producer(harness: Harness) -> dict:
     stacks: Counter[str] = Counter()
     with Simulator(harness.workdir, *cycle_throughput.simulator_args()) as simulator:
-        stations = write_station_file(
+        stations = write_stations(
             harness.workdir / "stations-profile.txt", simulator.reporting_stations(1000)
         )
         for cycle in range(PROFILED_CYCLES):
             topic = harness.topics.topic("profile")
-            command = python_script(
-                "producer.py", str(harness.config_file), "--stations", str(stations),
-                "--topic", topic, "--once", "--api-url", simulator.url,
-                "--workers", str(WORKERS), *UNLIMITED_QUOTA, "-q",
-            )  # fmt: skip
+            arguments = harness.producer_args(
+                stations, topic, simulator.url, "--once", *UNLIMITED_QUOTA, "-q"
+            )
+            command = python_script("producer.py", *arguments)
             raw = record(harness, command, script_env(simulator.url), f"producer-{cycle}")
             stacks.update(read_stacks(raw))
             harness.topics.delete(topic)
@@ -126,11 +121,10 @@ def profile_consumer(harness: Harness) -> dict:
     consumer_throughput.fill(harness, topic, CONSUMER_RECORDS)
     profiles = {}
     for form in consumer_throughput.FORMATS:
-        command = python_script(
-            "consumer.py", str(harness.config_file), "--topic", topic,
-            "--group", harness.topics.group("profile"), "--from-beginning", "--format", form,
-            "--max-records", str(CONSUMER_RECORDS), "-q",
-        )  # fmt: skip
+        group = harness.topics.group("profile")
+        command = harness.consumer_command(
+            topic, group, form, "--max-records", str(CONSUMER_RECORDS), "-q"
+        )
         raw = record(harness, command, script_env(), f"consumer-{form}", stdout=subprocess.DEVNULL)
         profiles[form] = summarise(read_stacks(raw)) | {
             "what": f"{CONSUMER_RECORDS:,} records, {form}"
@@ -181,8 +175,8 @@ def category_of(frames: list[str]) -> str:
     if "socket.py" in leaf or "util/wait.py" in leaf:
         return "waiting for the API's answers (socket reads)"
     for frame in reversed(frames):
-        for pattern, name in CATEGORIES:
-            if pattern in frame:
+        for patterns, name in CATEGORIES:
+            if any(pattern in frame for pattern in patterns):
                 return name
     return "other"
 
@@ -196,15 +190,14 @@ def frame_file(frame: str) -> str:
 def trace_producer_memory(harness: Harness) -> dict:
     out = harness.workdir / "memory-trace.json"
     with Simulator(harness.workdir, *cycle_throughput.simulator_args()) as simulator:
-        stations = write_station_file(
+        stations = write_stations(
             harness.workdir / "stations-memory.txt", simulator.reporting_stations(10000)
         )
         topic = harness.topics.topic("memory")
-        command = [
-            PYTHON, "-m", "bench.memory_trace", str(out), str(harness.config_file),
-            "--stations", str(stations), "--topic", topic, "--once", "--api-url", simulator.url,
-            "--workers", str(WORKERS), *UNLIMITED_QUOTA, "-q",
-        ]  # fmt: skip
+        arguments = harness.producer_args(
+            stations, topic, simulator.url, "--once", *UNLIMITED_QUOTA, "-q"
+        )
+        command = [PYTHON, "-m", "bench.memory_trace", str(out), *arguments]
         process = Process(command, name="memory trace", env=script_env(simulator.url),
                           cwd=harness.workdir)  # fmt: skip
         usage = process.wait(timeout=600)

@@ -17,22 +17,11 @@ hour) show how the ratio varies within the day.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections import defaultdict
 
-from bench.harness import WORKERS, Harness
-from bench.processes import (
-    TOKEN,
-    Lines,
-    Process,
-    Simulator,
-    python_script,
-    script_env,
-    started,
-    wait_for,
-    write_stations,
-)
+from bench.harness import API_LATENCY_MS, Harness
+from bench.processes import TOKEN, Lines, Simulator, started, wait_for, write_stations
 from bench.stats import Summary
 
 STATIONS = 1000
@@ -53,31 +42,24 @@ CYCLE_LINE = re.compile(
 def simulator_args() -> list[str]:
     return [
         "--seed", "5", "--stations", "2400", "--quota", str(WAQI_QUOTA),
-        "--burst", str(WAQI_BURST), "--latency-ms", "20", "--hour-seconds", str(HOUR_SECONDS),
+        "--burst", str(WAQI_BURST), "--latency-ms", str(API_LATENCY_MS),
+        "--hour-seconds", str(HOUR_SECONDS),
         "--start", "2026-11-23T00:00:00Z",
     ]  # fmt: skip
 
 
 def measure_day(harness: Harness, simulator: Simulator, stations_file, hours: int) -> dict:
     topic = harness.topics.topic("quota")
-    command = python_script(
-        "producer.py", str(harness.config_file), "--stations", str(stations_file),
-        "--topic", topic, "--interval", f"{DEFAULT_INTERVAL / SPEED:.4f}",
-        "--api-url", simulator.url, "--workers", str(WORKERS),
-        "--quota", str(WAQI_QUOTA * SPEED), "--burst", str(WAQI_BURST),
-    )  # fmt: skip
     simulator.admin("POST", "reset")
     began = simulator.admin("GET", "clock")["epoch"]
     began_here = time.time()
-    producer = Process(
-        command,
-        name="producer.py",
-        env=script_env(simulator.url),
-        cwd=harness.workdir,
-        stderr=subprocess.PIPE,
-    )
+    producer = harness.start_producer(
+        stations_file, topic, simulator.url,
+        "--interval", f"{DEFAULT_INTERVAL / SPEED:.4f}",
+        "--quota", str(WAQI_QUOTA * SPEED), "--burst", str(WAQI_BURST),
+    )  # fmt: skip
     with started(producer):
-        log = Lines(producer.popen.stderr)
+        log = Lines(producer.stderr)
         wait_for(
             lambda: simulator.admin("GET", "clock")["epoch"] >= began + hours * 3600,
             hours * HOUR_SECONDS * 2 + 60,

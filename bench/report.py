@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import consumer_throughput, cost, cycle_throughput, latency, quota_efficiency
+from bench import consumer_throughput, cost, cycle_throughput, latency, profiles, quota_efficiency
 
 # (id, what the issue asks, figure path, comparison, threshold, unit)
 TARGETS = (
@@ -234,8 +234,7 @@ def machine(results: dict) -> str:
 def targets_section(results: dict) -> str:
     rows = []
     for target in results.get("targets", []):
-        digits = 1 if target["unit"] in ("x", "s") else 0
-        digits = 2 if target["unit"] == "s" else digits
+        digits = {"x": 1, "s": 2}.get(target["unit"], 0)
         unit = {"x": " times", "s": " s", "/s": " records/s", "MB": " MB"}[target["unit"]]
         met = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
         rows.append([target["target"], spread(target["measured"], digits, unit), met])
@@ -441,30 +440,27 @@ def limits_section(results: dict) -> str:
 def limit_text(target_id: str, figures: dict, evidence: dict, shown: set[str]) -> str:
     """Why a target was missed; a profile already shown above is referred to, not repeated."""
     text = limit_summary(target_id, figures, evidence)
-    profile = {"cycle_ratio": "producer_cpu", "cycle_seconds": "producer_cpu"}.get(target_id)
-    profile = profile or {"latency_p99": "producer_cpu"}.get(target_id)
-    if profile and profile in evidence:
-        if profile in shown:
-            text += "\nThe py-spy profile of the producer's cycles is above.\n"
-        else:
-            text += "\n" + cpu_profile(evidence[profile], "producer.py")
-            shown.add(profile)
-    return text
+    profile = "producer_cpu"
+    if profiles.TARGET_EVIDENCE.get(target_id) != profile or profile not in evidence:
+        return text
+    if profile in shown:
+        return text + "\nThe py-spy profile of the producer's cycles is above.\n"
+    shown.add(profile)
+    return text + "\n" + cpu_profile(evidence[profile], "producer.py")
 
 
 def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
     if target_id == "latency_p99":
         stages = figures["latency"]["stages"]
         ranked = sorted(stages, key=lambda name: -stages[name]["p99"]["median"])
-        text = "The stages of figure 2, largest p99 first:\n\n" + "".join(
+        return "The stages of figure 2, largest p99 first:\n\n" + "".join(
             f"- {STAGES[name][0]}, p99 {number(stages[name]['p99']['median'], 3)} s: "
             f"{STAGES[name][1]}.\n"
             for name in ranked
         )
-        return text
     if target_id in ("cycle_ratio", "cycle_seconds"):
         cpu = lookup(figures, ("cost", "sizes", "1000", "aqi_stream", "cpu_seconds_per_1000"))
-        text = (
+        return (
             "A cycle is bound by CPU, not by the API's latency: 1,000 requests of 20 ms over "
             "32 connections need about 0.6 s of waiting, and aqi-stream's producer spends "
             + (f"{number(cpu['median'], 2)} CPU seconds per 1,000 readings " if cpu else "")
@@ -473,10 +469,9 @@ def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
             "as a sample: the waits for locks are threads queueing for the connection pool "
             "and the GIL, the HTTP client's own share is the CPU it spends per request.\n"
         )
-        return text
     if target_id in ("consumer_json", "consumer_pretty"):
-        profiles = evidence.get("consumer_cpu", {})
-        return "".join(cpu_profile(profile, "consumer.py") for profile in profiles.values())
+        by_format = evidence.get("consumer_cpu", {})
+        return "".join(cpu_profile(profile, "consumer.py") for profile in by_format.values())
     if target_id == "producer_rss":
         return memory_text(figures, evidence.get("producer_memory"))
     return ""

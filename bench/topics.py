@@ -18,6 +18,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from aqistream.latest import latest_topic, read_to_end
 
 TIMEOUT = 60.0
+PARTITIONS = 3  # producer.py's default --partitions
 
 
 class Topics:
@@ -29,20 +30,23 @@ class Topics:
         self.topics: set[str] = set()
         self.groups: set[str] = set()
 
+    def _new_name(self, what: str) -> str:
+        return f"bench-{self.run_id}-{what}-{next(self.numbers)}"
+
     def topic(self, what: str) -> str:
         """A new topic name; its `.latest` twin is deleted with it."""
-        name = f"bench-{self.run_id}-{what}-{next(self.numbers)}"
+        name = self._new_name(what)
         self.topics.update((name, latest_topic(name)))
         return name
 
     def group(self, what: str) -> str:
-        name = f"bench-{self.run_id}-{what}-{next(self.numbers)}"
+        name = self._new_name(what)
         self.groups.add(name)
         return name
 
-    def create(self, topic: str, partitions: int = 3) -> None:
+    def create(self, topic: str) -> None:
         """A topic as aqi-stream's producer makes it (3 partitions, the broker's replication)."""
-        for future in self.admin.create_topics([NewTopic(topic, partitions)]).values():
+        for future in self.admin.create_topics([NewTopic(topic, PARTITIONS)]).values():
             future.result(TIMEOUT)
 
     def committed_count(self, topic: str) -> int:
