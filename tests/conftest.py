@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from tests.pipeline import Running
+from tests.pipeline import Running, prepare_workdir
 
 # `make test` (kafka/with-kafka.sh) makes sure a broker answers here before pytest starts.
 BOOTSTRAP_SERVERS = os.environ.get("AQI_TEST_BOOTSTRAP_SERVERS", "localhost:9092")
@@ -43,3 +44,9 @@ def no_script_left_running():
 def topic_name() -> str:
     """A topic name no other test uses."""
     return f"test_aqi_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def workdir(tmp_path, bootstrap_servers) -> Path:
+    """Where a test runs producer.py: config.ini for this broker, stations.txt (SWISS)."""
+    return prepare_workdir(tmp_path, bootstrap_servers)

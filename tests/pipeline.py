@@ -8,22 +8,48 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from aqistream.latest import ReadFailed, read_to_end
-from tests.simulator import Simulator
+from tests.simulator import Simulator, running_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-5f3a9c"  # distinctive, so a leak is easy to find
+# Well inside an hour, so the simulated clock (real speed) never reaches the next one
+# during a test unless the test moves it.
+START = "2026-11-23T10:05:00Z"
+# For a simulator run without a quota (--quota 0): the producer need not keep to one either.
+NO_QUOTA = ("--quota", "600000", "--burst", "1000")
+SWISS = [
+    "zurich",
+    "geneva",
+    "basel",
+    "lausanne",
+    "bern",
+    "winterthur",
+    "st-gallen",
+    "lugano",
+    "neuchatel",
+]
+# One message per produce request: a transaction then takes ~100 ms to send instead of
+# ~10, so a kill can land between the first record reaching the broker and the commit.
+SLOW_TRANSACTIONS = "[producer]\nbatch.num.messages=1\n"
+
+
+def waqi_simulator(seed: int, *args: str, start: str = START) -> AbstractContextManager[Simulator]:
+    """running_simulator() for a test: the world of `seed` at `start`, answering TOKEN."""
+    return running_simulator("--seed", str(seed), "--start", start, "--token", TOKEN, *args)
 
 
 def script_env(simulator: Simulator | None, **extra: str) -> dict[str, str]:
@@ -42,9 +68,11 @@ def config_file(tmp_path: Path, bootstrap_servers: str, extra: str = "") -> str:
     return str(path)
 
 
-def configured_bootstrap(workdir: Path) -> str:
-    """The bootstrap.servers of the config.ini that config_file() wrote in `workdir`."""
-    return (workdir / "config.ini").read_text().split("bootstrap.servers=")[1].split()[0]
+def prepare_workdir(path: Path, bootstrap_servers: str) -> Path:
+    """`path` as the producer's working directory: config.ini and stations.txt (SWISS)."""
+    (path / "stations.txt").write_text("\n".join(SWISS) + "\n")
+    config_file(path, bootstrap_servers)
+    return path
 
 
 def run_script(
@@ -117,6 +145,41 @@ def start_script(script: str, *args: str, env: dict[str, str], cwd: Path) -> Run
     return Running(script, args, env, cwd)
 
 
+def run_producer_once(
+    workdir: Path, simulator: Simulator | None, topic: str, *args: str, **env: str
+) -> subprocess.CompletedProcess:
+    """One cycle of producer.py (--once) with workdir's config.ini, publishing to `topic`."""
+    return run_script(
+        "producer.py", "config.ini", "--topic", topic, "--once", *args,
+        env=script_env(simulator, **env), cwd=workdir,
+    )  # fmt: skip
+
+
+def start_producer(workdir: Path, simulator: Simulator, topic: str, *args: str) -> Running:
+    """producer.py in its loop with workdir's config.ini, publishing to `topic`."""
+    return start_script(
+        "producer.py", "config.ini", "--topic", topic, *args,
+        env=script_env(simulator), cwd=workdir,
+    )  # fmt: skip
+
+
+def kill_at_a_random_moment(
+    producer: Running, rng: random.Random, anywhere: tuple[float, float]
+) -> None:
+    """SIGKILL a producer started with -v: half the time after a wait drawn from `anywhere`
+    (seconds), half the time within 0.15 s of its saying it publishes, i.e. inside the
+    transaction. It must still be running when the kill comes."""
+    if rng.random() < 0.5:
+        producer.wait_exit(timeout=rng.uniform(*anywhere))
+    else:
+        wait_for(
+            lambda: "in one transaction" in producer.stderr(), 30, "a transaction", every=0.005
+        )
+        producer.wait_exit(timeout=rng.uniform(0.0, 0.15))
+    assert producer.alive(), producer.stderr()
+    producer.stop(signal.SIGKILL)
+
+
 def read_topic(
     bootstrap_servers: str,
     topic: str,
@@ -183,14 +246,22 @@ def write_raw(bootstrap_servers: str, topic: str, items: list[tuple[bytes | None
     assert producer.flush(30) == 0
 
 
-def station_lines(simulator: Simulator, count: int, network: str | None = None) -> list[str]:
-    """stations.txt lines for `count` generated stations that report readings."""
-    query = f"/admin/stations?status=reporting&limit={count}"
-    if network:
-        query += f"&network={network}"
+def listed_stations(simulator: Simulator, status: str, network: str, count: int) -> list[dict]:
+    """`count` of the simulator's generated stations of that status and network."""
+    query = f"/admin/stations?status={status}&network={network}&limit={count}"
     stations = simulator.admin("GET", query)["stations"]
     assert len(stations) == count, f"the simulator has only {len(stations)} such stations"
-    return [s["feed"].removeprefix("/feed/").rstrip("/") for s in stations]
+    return stations
+
+
+def feed_line(station: dict) -> str:
+    """The stations.txt line for a station of the simulator's admin listing."""
+    return station["feed"].removeprefix("/feed/").rstrip("/")
+
+
+def idx_of(simulator: Simulator, line: str) -> int:
+    """The idx of the station a stations.txt line resolves to."""
+    return simulator.get(f"/feed/{line}/", token=TOKEN).json()["data"]["idx"]
 
 
 def broker_answers(bootstrap_servers: str) -> bool:

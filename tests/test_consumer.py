@@ -29,21 +29,18 @@ from aqistream.render import RESET, aqi_category, format_pretty
 from tests.kafka_cluster import LocalKafka
 from tests.pipeline import (
     ROOT,
-    TOKEN,
     broker_answers,
     config_file,
     read_topic,
+    run_producer_once,
     run_script,
     script_env,
     start_script,
     wait_for,
+    waqi_simulator,
     write_raw,
 )
-from tests.simulator import running_simulator
 
-# Well inside an hour: the simulated clock (real speed) reaches the next one only when a
-# test moves it, so each producer cycle publishes exactly one new reading per station.
-START = "2026-11-23T10:05:00Z"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 INVALID = "skipping an invalid record at"
 
@@ -52,12 +49,15 @@ ZURICH, BASEL, GENEVA = 5419, 5411, 5413
 
 @pytest.fixture
 def sim():
-    with running_simulator("--seed", "11", "--start", START, "--token", TOKEN, "--quota", "0") as s:
+    # From well inside an hour (START): the simulated clock reaches the next one only when a
+    # test moves it, so each producer cycle publishes exactly one new reading per station.
+    with waqi_simulator(11, "--quota", "0") as s:
         yield s
 
 
 @pytest.fixture
 def workdir(tmp_path, bootstrap_servers):
+    """The shipped stations.txt, not conftest's SWISS list."""
     (tmp_path / "stations.txt").write_text((ROOT / "stations.txt").read_text())
     config_file(tmp_path, bootstrap_servers)
     return tmp_path
@@ -71,10 +71,7 @@ def group() -> str:
 
 def publish_cycle(workdir: Path, sim, topic: str) -> None:
     """One producer cycle: one new reading per station (the simulated hour has moved)."""
-    result = run_script(
-        "producer.py", "config.ini", "--topic", topic, "--once", "-q",
-        env=script_env(sim), cwd=workdir,
-    )  # fmt: skip
+    result = run_producer_once(workdir, sim, topic, "-q")
     assert result.returncode == 0, result.stderr
 
 

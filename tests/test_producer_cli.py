@@ -9,34 +9,29 @@ import pytest
 
 from tests.kafka_cluster import free_base_port
 from tests.pipeline import (
+    NO_QUOTA,
     TOKEN,
     config_file,
-    configured_bootstrap,
     count_in,
     read_topic,
+    run_producer_once,
     run_script,
     script_env,
-    start_script,
+    start_producer,
     wait_for,
+    waqi_simulator,
 )
 from tests.simulator import running_simulator
-from tests.test_producer import NO_QUOTA, START, SWISS
 
 
 @pytest.fixture
 def sim():
-    with running_simulator("--seed", "2", "--start", START, "--token", TOKEN, "--quota", "0") as s:
+    with waqi_simulator(2, "--quota", "0") as s:
         yield s
 
 
-@pytest.fixture
-def workdir(tmp_path, bootstrap_servers):
-    (tmp_path / "stations.txt").write_text("\n".join(SWISS) + "\n")
-    config_file(tmp_path, bootstrap_servers)
-    return tmp_path
-
-
 def producer(workdir, sim, *args, **env):
+    """producer.py with exactly `args`."""
     return run_script("producer.py", *args, env=script_env(sim, **env), cwd=workdir)
 
 
@@ -80,21 +75,14 @@ def test_bad_config_ini_is_one_line_and_exit_2(workdir, sim, topic_name, config,
 
 
 def test_missing_token_says_how_to_get_one(workdir, sim):
-    result = run_script("producer.py", "--once", env=script_env(sim, WAQI_TOKEN=""), cwd=workdir)
+    result = producer(workdir, sim, "--once", WAQI_TOKEN="")
     assert_one_line_exit_2(result, "WAQI_TOKEN is not set: get a free token at https://aqicn.org")
 
 
 def test_once_with_the_api_unreachable_exits_1(workdir, topic_name):
     closed_port = free_base_port(1)
-    result = run_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--once",
-        *NO_QUOTA,
-        env=script_env(None, WAQI_API_URL=f"http://127.0.0.1:{closed_port}"),
-        cwd=workdir,
+    result = run_producer_once(
+        workdir, None, topic_name, *NO_QUOTA, WAQI_API_URL=f"http://127.0.0.1:{closed_port}"
     )
     assert result.returncode == 1
     assert "connection refused by the API host" in result.stderr
@@ -102,37 +90,24 @@ def test_once_with_the_api_unreachable_exits_1(workdir, topic_name):
     assert "Traceback" not in result.stderr
 
 
-def test_an_api_url_that_is_not_waqi_is_reported_as_such(workdir, sim, topic_name):
-    result = producer(
-        workdir,
-        sim,
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--once",
-        *NO_QUOTA,
-        WAQI_API_URL=f"{sim.url}/not-the-api",
+def test_an_api_url_that_is_not_waqi_is_reported_as_such(
+    workdir, sim, topic_name, bootstrap_servers
+):
+    result = run_producer_once(
+        workdir, sim, topic_name, *NO_QUOTA, WAQI_API_URL=f"{sim.url}/not-the-api"
     )
     assert result.returncode == 1
     assert "HTTP 404 from the API" in result.stderr
-    assert count_in(configured_bootstrap(workdir), topic_name) == 0
+    assert count_in(bootstrap_servers, topic_name) == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_mid_fetch_commits_what_it_has_and_exits_0_promptly(workdir, sim, topic_name, sig):
+def test_a_signal_mid_fetch_commits_what_it_has_and_exits_0_promptly(
+    workdir, sim, topic_name, bootstrap_servers, sig
+):
     # Slow answers: the signal arrives while requests are in flight.
     sim.admin("POST", "/admin/faults", {"latency_ms": 1500})
-    running = start_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--workers",
-        "3",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    running = start_producer(workdir, sim, topic_name, "--workers", "3", *NO_QUOTA)
     wait_for(lambda: "connected to Kafka" in running.stderr(), 60, "the producer to connect")
     wait_for(lambda: sim.admin("GET", "/admin/served")["readings"], 30, "a first answer")
     started = time.monotonic()
@@ -144,51 +119,30 @@ def test_a_signal_mid_fetch_commits_what_it_has_and_exits_0_promptly(workdir, si
     fetched = len(sim.admin("GET", "/admin/served")["readings"])
     # Whatever had been fetched was committed before exiting (a few answers may arrive after
     # the producer stopped waiting; those are fetched again next time).
-    assert 1 <= count_in(configured_bootstrap(workdir), topic_name) <= fetched
+    assert 1 <= count_in(bootstrap_servers, topic_name) <= fetched
 
 
-def test_the_token_never_appears_in_output_or_kafka(workdir, sim, topic_name):
+def test_the_token_never_appears_in_output_or_kafka(workdir, sim, topic_name, bootstrap_servers):
     """Every path that shows a URL or an error: normal, faults, refused, HTML, bad key."""
     outputs = []
-    outputs.append(
-        producer(workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv", *NO_QUOTA)
-    )
+    outputs.append(run_producer_once(workdir, sim, topic_name, "-vv", *NO_QUOTA))
     sim.admin("POST", "/admin/faults", {"error_rate": 0.5, "empty_rate": 0.2, "nonjson_rate": 0.2})
     sim.admin("POST", "/admin/clock", {"advance_hours": 1})
-    outputs.append(
-        producer(workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv", *NO_QUOTA)
-    )
+    outputs.append(run_producer_once(workdir, sim, topic_name, "-vv", *NO_QUOTA))
     sim.admin("DELETE", "/admin/faults")
     outputs.append(
-        producer(
-            workdir,
-            sim,
-            "config.ini",
-            "--topic",
-            topic_name,
-            "--once",
-            "-vv",
-            WAQI_API_URL=f"{sim.url}/not-the-api",
-        )
+        run_producer_once(workdir, sim, topic_name, "-vv", WAQI_API_URL=f"{sim.url}/not-the-api")
     )
     closed = f"http://127.0.0.1:{free_base_port(1)}"
-    outputs.append(
-        producer(
-            workdir, sim, "config.ini", "--topic", topic_name, "--once", "-vv", WAQI_API_URL=closed
-        )
-    )
+    outputs.append(run_producer_once(workdir, sim, topic_name, "-vv", WAQI_API_URL=closed))
     (workdir / "elsewhere").mkdir()
     unreachable_kafka = config_file(workdir / "elsewhere", "localhost:1")
     outputs.append(producer(workdir, sim, unreachable_kafka, "--once", "-vv", *NO_QUOTA))
     with running_simulator("--token", "only-this-one") as strict:
-        outputs.append(
-            run_script(
-                "producer.py", "config.ini", "--once", "-vv", env=script_env(strict), cwd=workdir
-            )
-        )
+        outputs.append(producer(workdir, strict, "config.ini", "--once", "-vv"))
     assert [r.returncode for r in outputs] == [0, 0, 1, 1, 1, 2]
     for result in outputs:
         assert TOKEN not in result.stdout + result.stderr
-    published = read_topic(configured_bootstrap(workdir), topic_name)
+    published = read_topic(bootstrap_servers, topic_name)
     assert len(published) >= 9
     assert not [value for _, value in published if TOKEN.encode() in value]

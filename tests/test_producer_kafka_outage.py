@@ -10,25 +10,24 @@ import pytest
 
 from tests.kafka_cluster import LocalKafka
 from tests.pipeline import (
-    TOKEN,
+    NO_QUOTA,
     assert_exactly_once,
-    config_file,
     count_in,
+    prepare_workdir,
     read_topic,
     readings_in,
     run_script,
     script_env,
     served_readings,
-    start_script,
+    start_producer,
     wait_for,
+    waqi_simulator,
 )
-from tests.simulator import running_simulator
-from tests.test_producer import NO_QUOTA, START, SWISS
 
 
 @pytest.fixture
 def sim():
-    with running_simulator("--seed", "3", "--start", START, "--token", TOKEN, "--quota", "0") as s:
+    with waqi_simulator(3, "--quota", "0") as s:
         yield s
 
 
@@ -41,27 +40,12 @@ def kafka(tmp_path):
 
 @pytest.fixture
 def workdir(tmp_path, kafka):
-    (tmp_path / "stations.txt").write_text("\n".join(SWISS) + "\n")
-    config_file(tmp_path, kafka.bootstrap_servers)
-    return tmp_path
-
-
-def start_producer(workdir, sim):
-    return start_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        "aqi",
-        "--interval",
-        "0.5",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    """As tests/conftest.py's, but config.ini names the private broker (down until started)."""
+    return prepare_workdir(tmp_path, kafka.bootstrap_servers)
 
 
 def test_broker_down_at_start_then_up_publishes_everything_once(workdir, sim, kafka):
-    producer = start_producer(workdir, sim)
+    producer = start_producer(workdir, sim, "aqi", "--interval", "0.5", *NO_QUOTA)
     try:
         wait_for(lambda: "waiting for Kafka" in producer.stderr(), 90, "a cycle without Kafka")
         assert "Kafka unreachable at" in producer.stderr()
@@ -80,7 +64,7 @@ def test_broker_down_at_start_then_up_publishes_everything_once(workdir, sim, ka
 
 def test_broker_stopped_mid_run_then_back_loses_and_duplicates_nothing(workdir, sim, kafka):
     kafka.up()
-    producer = start_producer(workdir, sim)
+    producer = start_producer(workdir, sim, "aqi", "--interval", "0.5", *NO_QUOTA)
     try:
         wait_for(lambda: count_in(kafka.bootstrap_servers, "aqi") >= 9, 60, "first readings")
         kafka.stop_node(1)

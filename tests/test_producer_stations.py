@@ -7,32 +7,25 @@ import os
 import pytest
 
 from tests.pipeline import (
-    TOKEN,
-    config_file,
+    NO_QUOTA,
     count_in,
+    idx_of,
+    listed_stations,
     read_topic,
     readings_in,
+    run_producer_once,
     run_script,
     script_env,
-    start_script,
+    start_producer,
     wait_for,
+    waqi_simulator,
 )
-from tests.simulator import running_simulator
-from tests.test_producer import NO_QUOTA, START, idx_of
 
 
 @pytest.fixture
 def sim():
-    with running_simulator(
-        "--seed", "8", "--start", START, "--token", TOKEN, "--quota", "0", "--stations", "100"
-    ) as simulator:
+    with waqi_simulator(8, "--quota", "0", "--stations", "100") as simulator:
         yield simulator
-
-
-@pytest.fixture
-def workdir(tmp_path, bootstrap_servers):
-    config_file(tmp_path, bootstrap_servers)
-    return tmp_path
 
 
 def touch_later(path) -> None:
@@ -42,10 +35,8 @@ def touch_later(path) -> None:
 
 
 def test_every_line_form_resolves_to_its_station(workdir, sim, topic_name, bootstrap_servers):
-    crowd = sim.admin("GET", "/admin/stations?status=reporting&network=crowd&limit=1")
-    crowd_idx = crowd["stations"][0]["idx"]
-    official = sim.admin("GET", "/admin/stations?status=reporting&network=official&limit=1")
-    official_idx = official["stations"][0]["idx"]
+    crowd_idx = listed_stations(sim, "reporting", "crowd", 1)[0]["idx"]
+    official_idx = listed_stations(sim, "reporting", "official", 1)[0]["idx"]
     (workdir / "stations.txt").write_text(
         "# the forms a line can take\n"
         "\n"
@@ -55,41 +46,21 @@ def test_every_line_form_resolves_to_its_station(workdir, sim, topic_name, boots
         "geo:46.2;6.14         # nearest to Geneva\n"
         "   \n"
     )
-    result = run_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--once",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    result = run_producer_once(workdir, sim, topic_name, *NO_QUOTA)
     assert result.returncode == 0, result.stderr
     published = readings_in(read_topic(bootstrap_servers, topic_name))
-    nearest_geneva = sim.get("/feed/geo:46.2;6.14/", token=TOKEN).json()["data"]["idx"]
     assert {idx for idx, _ in published} == {
         idx_of(sim, "basel"),
         official_idx,
         crowd_idx,
-        nearest_geneva,
+        idx_of(sim, "geo:46.2;6.14"),
     }
 
 
 def test_a_live_edit_is_picked_up_without_a_restart(workdir, sim, topic_name, bootstrap_servers):
     stations = workdir / "stations.txt"
     stations.write_text("zurich\n")
-    producer = start_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--interval",
-        "0.3",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    producer = start_producer(workdir, sim, topic_name, "--interval", "0.3", *NO_QUOTA)
     try:
         wait_for(lambda: count_in(bootstrap_servers, topic_name) == 1, 60, "zurich")
         stations.write_text("zurich\nbasel\nlugano\n")
@@ -105,17 +76,7 @@ def test_a_malformed_edit_while_running_keeps_the_old_list_and_is_logged_once(
 ):
     stations = workdir / "stations.txt"
     stations.write_text("zurich\nbasel\n")
-    producer = start_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--interval",
-        "0.2",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    producer = start_producer(workdir, sim, topic_name, "--interval", "0.2", *NO_QUOTA)
     try:
         wait_for(lambda: count_in(bootstrap_servers, topic_name) == 2, 60, "two readings")
         stations.write_text("zurich\ngeo:91;8\n")
@@ -147,15 +108,7 @@ def test_a_bad_stations_file_at_start_is_exit_2_with_file_and_line(
     workdir, sim, topic_name, bootstrap_servers, content, expected
 ):
     (workdir / "stations.txt").write_bytes(content)
-    result = run_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--once",
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    result = run_producer_once(workdir, sim, topic_name)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr  # one line
     assert result.stderr.startswith(f"producer.py: {expected}")

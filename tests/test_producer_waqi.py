@@ -11,59 +11,32 @@ import time
 import pytest
 
 from tests.pipeline import (
+    NO_QUOTA,
     TOKEN,
     assert_exactly_once,
-    config_file,
     count_in,
+    feed_line,
+    idx_of,
+    listed_stations,
     read_topic,
     readings_in,
-    run_script,
-    script_env,
+    run_producer_once,
     served_readings,
-    start_script,
+    start_producer,
     wait_for,
+    waqi_simulator,
 )
-from tests.simulator import running_simulator
-from tests.test_producer import NO_QUOTA, START, idx_of
 
-SIM_ARGS = ("--seed", "5", "--start", START, "--token", TOKEN, "--stations", "400")
+
+def simulator(*quota: str):
+    """This module's world (seed 5, 400 stations), with the API's quota set by `quota`."""
+    return waqi_simulator(5, "--stations", "400", *quota)
 
 
 @pytest.fixture
 def sim():
-    with running_simulator(*SIM_ARGS, "--quota", "0") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def workdir(tmp_path, bootstrap_servers):
-    config_file(tmp_path, bootstrap_servers)
-    return tmp_path
-
-
-def stations(sim, status: str, network: str, count: int) -> list[dict]:
-    found = sim.admin("GET", f"/admin/stations?status={status}&network={network}&limit={count}")[
-        "stations"
-    ]
-    assert len(found) == count
-    return found
-
-
-def feed_line(station: dict) -> str:
-    return station["feed"].removeprefix("/feed/").rstrip("/")
-
-
-def once(workdir, sim, topic, *args):
-    return run_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic,
-        "--once",
-        *args,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    with simulator("--quota", "0") as s:
+        yield s
 
 
 def records_by_idx(bootstrap_servers, topic) -> dict[int, dict]:
@@ -76,14 +49,17 @@ def records_by_idx(bootstrap_servers, topic) -> dict[int, dict]:
 def test_each_quirk_becomes_a_valid_record_or_a_counted_skip(
     workdir, sim, topic_name, bootstrap_servers
 ):
-    unrated = stations(sim, "unrated", "official", 1) + stations(sim, "unrated", "crowd", 1)
-    crowd = stations(sim, "reporting", "crowd", 3)
-    stale = stations(sim, "stale", "official", 2)
-    no_time = stations(sim, "no_time", "official", 2)
-    official = stations(sim, "reporting", "official", 3)
+    unrated = [
+        *listed_stations(sim, "unrated", "official", 1),
+        *listed_stations(sim, "unrated", "crowd", 1),
+    ]
+    crowd = listed_stations(sim, "reporting", "crowd", 3)
+    stale = listed_stations(sim, "stale", "official", 2)
+    no_time = listed_stations(sim, "no_time", "official", 2)
+    official = listed_stations(sim, "reporting", "official", 3)
     chosen = unrated + crowd + stale + no_time + official
     (workdir / "stations.txt").write_text("\n".join(feed_line(s) for s in chosen) + "\n")
-    result = once(workdir, sim, topic_name, *NO_QUOTA)
+    result = run_producer_once(workdir, sim, topic_name, *NO_QUOTA)
     assert result.returncode == 0, result.stderr
     assert "12 stations polled, 10 new readings published, 0 unchanged, 2 failed" in result.stderr
     records = records_by_idx(bootstrap_servers, topic_name)
@@ -117,10 +93,10 @@ def test_each_quirk_becomes_a_valid_record_or_a_counted_skip(
 def test_stale_station_is_published_once_not_every_cycle_or_hour(
     workdir, sim, topic_name, bootstrap_servers
 ):
-    stale = stations(sim, "stale", "official", 2)
+    stale = listed_stations(sim, "stale", "official", 2)
     (workdir / "stations.txt").write_text("\n".join(feed_line(s) for s in stale) + "\n")
     for _ in range(2):
-        assert once(workdir, sim, topic_name, *NO_QUOTA).returncode == 0
+        assert run_producer_once(workdir, sim, topic_name, *NO_QUOTA).returncode == 0
         sim.admin("POST", "/admin/clock", {"advance_hours": 1})
     published = readings_in(read_topic(bootstrap_servers, topic_name))
     assert sorted(idx for idx, _ in published) == sorted(s["idx"] for s in stale)
@@ -141,7 +117,7 @@ def test_aqi_above_500_is_kept(workdir, sim, topic_name, bootstrap_servers):
 
     spikes = wait_for(spiking, 120, "a simulated hour with aqi above 500", every=0)
     (workdir / "stations.txt").write_text("\n".join(feed_line(s) for s in spikes) + "\n")
-    assert once(workdir, sim, topic_name, *NO_QUOTA).returncode == 0
+    assert run_producer_once(workdir, sim, topic_name, *NO_QUOTA).returncode == 0
     values = [json.loads(v)["aqi"] for _, v in read_topic(bootstrap_servers, topic_name)]
     assert values and min(values) > 500
 
@@ -156,17 +132,7 @@ def test_unknown_stations_warn_once_each_and_the_others_go_on(
         "A5419\n"  # an official idx in the A form: no such station
         "basel\n"
     )
-    producer = start_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--interval",
-        "0.2",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    producer = start_producer(workdir, sim, topic_name, "--interval", "0.2", *NO_QUOTA)
     wait_for(lambda: "cycle 3:" in producer.stderr(), 60, "three cycles")
     assert producer.stop() == 0
     log = producer.stderr()
@@ -182,15 +148,7 @@ def test_unknown_stations_warn_once_each_and_the_others_go_on(
 
 def test_invalid_key_stops_with_exit_2_and_how_to_get_a_token(workdir, sim, topic_name):
     (workdir / "stations.txt").write_text("zurich\n")
-    result = run_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--once",
-        env=script_env(sim, WAQI_TOKEN="not-the-right-one"),
-        cwd=workdir,
-    )
+    result = run_producer_once(workdir, sim, topic_name, WAQI_TOKEN="not-the-right-one")
     assert result.returncode == 2
     last_line = result.stderr.strip().splitlines()[-1]
     assert "Invalid key" in last_line
@@ -211,10 +169,10 @@ def test_invalid_key_stops_with_exit_2_and_how_to_get_a_token(workdir, sim, topi
 def test_transient_api_faults_are_retried_and_nothing_is_lost(
     workdir, sim, topic_name, bootstrap_servers, faults
 ):
-    lines = [feed_line(s) for s in stations(sim, "reporting", "official", 60)]
+    lines = [feed_line(s) for s in listed_stations(sim, "reporting", "official", 60)]
     (workdir / "stations.txt").write_text("\n".join(lines) + "\n")
     sim.admin("POST", "/admin/faults", faults)
-    result = once(workdir, sim, topic_name, *NO_QUOTA, "--workers", "16")
+    result = run_producer_once(workdir, sim, topic_name, *NO_QUOTA, "--workers", "16")
     sim.admin("DELETE", "/admin/faults")
     assert result.returncode == 0, result.stderr
     published = readings_in(read_topic(bootstrap_servers, topic_name))
@@ -222,7 +180,7 @@ def test_transient_api_faults_are_retried_and_nothing_is_lost(
     # which the next cycle fetches.
     assert len(published) >= 57
     if len(published) < 60:
-        assert once(workdir, sim, topic_name, *NO_QUOTA).returncode == 0
+        assert run_producer_once(workdir, sim, topic_name, *NO_QUOTA).returncode == 0
         published = readings_in(read_topic(bootstrap_servers, topic_name))
     assert_exactly_once(published, served_readings(sim))
     assert len(published) == 60
@@ -234,17 +192,7 @@ def test_api_outage_then_recovery_publishes_what_was_missed(
     workdir, sim, topic_name, bootstrap_servers
 ):
     (workdir / "stations.txt").write_text("zurich\nbasel\ngeneva\n")
-    producer = start_script(
-        "producer.py",
-        "config.ini",
-        "--topic",
-        topic_name,
-        "--interval",
-        "0.5",
-        *NO_QUOTA,
-        env=script_env(sim),
-        cwd=workdir,
-    )
+    producer = start_producer(workdir, sim, topic_name, "--interval", "0.5", *NO_QUOTA)
     try:
         wait_for(lambda: count_in(bootstrap_servers, topic_name) == 3, 60, "3 readings")
         sim.admin("POST", "/admin/clock", {"advance_hours": 1})
@@ -262,9 +210,9 @@ def test_api_outage_then_recovery_publishes_what_was_missed(
 
 def test_over_quota_is_retried_and_slows_the_producer_down(workdir, topic_name, bootstrap_servers):
     # The API allows 5 at once and 60 a minute; the producer believes it may send 60 at once.
-    with running_simulator(*SIM_ARGS, "--quota", "60", "--burst", "5") as sim:
+    with simulator("--quota", "60", "--burst", "5") as sim:
         (workdir / "stations.txt").write_text("zurich\nbasel\ngeneva\nbern\nlugano\nlausanne\n")
-        result = once(workdir, sim, topic_name, "--quota", "1000", "--burst", "60")
+        result = run_producer_once(workdir, sim, topic_name, "--quota", "1000", "--burst", "60")
         tokens = sim.admin("GET", "/admin/served")["tokens"][TOKEN]
     assert result.returncode == 0, result.stderr
     assert tokens["over_quota"] > 0
@@ -275,26 +223,13 @@ def test_over_quota_is_retried_and_slows_the_producer_down(workdir, topic_name, 
 def test_2000_stations_never_hit_over_quota_by_the_producer_own_pace(
     workdir, topic_name, bootstrap_servers
 ):
-    with running_simulator(
-        "--seed",
-        "9",
-        "--start",
-        START,
-        "--token",
-        TOKEN,
-        "--stations",
-        "2000",
-        "--quota",
-        "6000",
-        "--burst",
-        "60",
-    ) as sim:
+    with waqi_simulator(9, "--stations", "2000", "--quota", "6000", "--burst", "60") as sim:
         listed = sim.admin("GET", "/admin/stations?limit=2000")["stations"]
         assert len(listed) == 2000
         timeless = sum(1 for s in listed if s["status"] == "no_time")
         (workdir / "stations.txt").write_text("\n".join(feed_line(s) for s in listed) + "\n")
         started = time.monotonic()
-        result = once(
+        result = run_producer_once(
             workdir, sim, topic_name, "--quota", "6000", "--burst", "60", "--workers", "32"
         )
         elapsed = time.monotonic() - started

@@ -28,20 +28,23 @@ from pathlib import Path
 from aqistream.latest import ReadFailed
 from aqistream.record import InvalidRecord, decode_record
 from tests.pipeline import (
-    TOKEN,
+    NO_QUOTA,
     Running,
     config_file,
+    feed_line,
+    listed_stations,
     read_topic,
     readings_in,
     script_env,
+    served_readings,
+    start_producer,
     start_script,
     wait_for,
+    waqi_simulator,
 )
-from tests.simulator import running_simulator
 
 # Two minutes past a simulated hour: whole ticks never cross a :00 or :30 report time.
 START = "2026-11-23T10:02:00Z"
-NO_QUOTA = ("--quota", "600000", "--burst", "1000")
 
 
 @dataclass
@@ -99,23 +102,10 @@ class Pipeline:
     # ------------------------------------------------------------ start and stop
 
     def __enter__(self) -> Pipeline:
-        self.sim_context = running_simulator(
-            "--seed",
-            "17",
-            "--start",
-            START,
-            "--token",
-            TOKEN,
-            "--stations",
-            "300",
-            *self.sim_args,
-        )
+        self.sim_context = waqi_simulator(17, "--stations", "300", *self.sim_args, start=START)
         self.sim = self.sim_context.__enter__()
-        self.stations = self.sim.admin(
-            "GET", f"/admin/stations?status=reporting&network=official&limit={self.station_count}"
-        )["stations"]
-        assert len(self.stations) == self.station_count
-        lines = [station["feed"].removeprefix("/feed/").rstrip("/") for station in self.stations]
+        self.stations = listed_stations(self.sim, "reporting", "official", self.station_count)
+        lines = [feed_line(station) for station in self.stations]
         (self.workdir / "stations.txt").write_text("\n".join(lines) + "\n")
         config_file(
             self.workdir,
@@ -138,10 +128,9 @@ class Pipeline:
         self.sim_context.__exit__(*exc)
 
     def start_producer(self, *extra: str) -> Running:
-        self.producer = start_script(
-            "producer.py",
-            "config.ini",
-            "--topic",
+        self.producer = start_producer(
+            self.workdir,
+            self.sim,
             self.topic,
             "--interval",
             "0.5",
@@ -150,8 +139,6 @@ class Pipeline:
             "-v",
             *(self.producer_args or NO_QUOTA),
             *extra,
-            env=script_env(self.sim),
-            cwd=self.workdir,
         )
         return self.producer
 
@@ -198,8 +185,7 @@ class Pipeline:
     # ------------------------------------------------------------ counting
 
     def served(self) -> set[tuple[int, str]]:
-        readings = self.sim.admin("GET", "/admin/served")["readings"]
-        return {(r["idx"], r["observed_at"]) for r in readings}
+        return served_readings(self.sim)
 
     def in_topic(self) -> Counter:
         """The readings in the topic (poison written there by a test is left out)."""

@@ -6,6 +6,7 @@ import json
 
 from tests.kafka_cluster import free_base_port
 from tests.pipeline import (
+    NO_QUOTA,
     TOKEN,
     config_file,
     count_in,
@@ -15,7 +16,7 @@ from tests.pipeline import (
     write_raw,
 )
 from tests.reliability.conftest import scaled
-from tests.reliability.harness import NO_QUOTA, Pipeline, Verdict
+from tests.reliability.harness import Pipeline, Verdict
 from tests.simulator import running_simulator
 
 POISON = [

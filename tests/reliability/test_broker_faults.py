@@ -8,9 +8,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from tests.kafka_cluster import LocalKafka
-from tests.pipeline import wait_for
+from tests.pipeline import NO_QUOTA, wait_for
 from tests.reliability.conftest import scaled
-from tests.reliability.harness import NO_QUOTA, Pipeline
+from tests.reliability.harness import Pipeline
 
 # librdkafka's delivery timeout cannot exceed the transaction timeout: 10 s here, so the
 # broker can stay down "longer than the producer's delivery timeout" in a short test.

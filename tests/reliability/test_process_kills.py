@@ -10,13 +10,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
 from aqistream.latest import read_to_end
-from tests.pipeline import wait_for
+from tests.pipeline import SLOW_TRANSACTIONS, kill_at_a_random_moment, read_topic, wait_for
 from tests.reliability.conftest import scaled
 from tests.reliability.harness import Pipeline, complete_lines, printed_readings
-
-# One message per produce request: transactions take ~100 ms to send instead of ~10, so a
-# kill can land between the first record reaching the broker and the commit.
-SLOW_TRANSACTIONS = "[producer]\nbatch.num.messages=1\n"
 
 
 def test_producer_killed_at_random_moments(tmp_path, bootstrap_servers, ledger):
@@ -31,19 +27,7 @@ def test_producer_killed_at_random_moments(tmp_path, bootstrap_servers, ledger):
         catch_ups = []
         for _ in range(kills):
             pipeline.advance_hour()
-            producer = pipeline.producer
-            if rng.random() < 0.5:
-                producer.wait_exit(timeout=rng.uniform(0.0, 1.5))  # anywhere in its cycle
-            else:
-                wait_for(
-                    lambda p=producer: "in one transaction" in p.stderr(),
-                    30,
-                    "a transaction",
-                    every=0.005,
-                )
-                producer.wait_exit(timeout=rng.uniform(0.0, 0.15))  # inside the transaction
-            assert producer.alive(), producer.stderr()
-            producer.stop(signal.SIGKILL)
+            kill_at_a_random_moment(pipeline.producer, rng, anywhere=(0.0, 1.5))
             pipeline.start_producer()
             catch_ups.append(pipeline.catch_up())
         verdict = pipeline.verdict()
@@ -62,9 +46,8 @@ def test_producer_killed_at_random_moments(tmp_path, bootstrap_servers, ledger):
 
 def aborted_records(pipeline: Pipeline) -> int:
     """Records that only a read_uncommitted reader sees: what killed transactions had sent."""
-    settings = {"bootstrap.servers": pipeline.bootstrap_servers, "log_level": 0}
-    every = sum(1 for _ in read_to_end(settings, pipeline.topic, 60, "read_uncommitted"))
-    return every - sum(pipeline.in_topic().values())
+    every = read_topic(pipeline.bootstrap_servers, pipeline.topic, "read_uncommitted")
+    return len(every) - sum(pipeline.in_topic().values())
 
 
 def committed_offsets(pipeline: Pipeline) -> dict[int, int]:
