@@ -19,7 +19,7 @@ from confluent_kafka import KafkaException
 
 from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import ConfigError, read_kafka_config
-from aqistream.consume import ConsumerOptions, Output, ReadingConsumer
+from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
 from aqistream.logs import setup_logging
 
 log = logging.getLogger("aqistream.consumer")

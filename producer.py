@@ -17,12 +17,12 @@ import threading
 
 from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import TOKEN_HELP, ConfigError, read_kafka_config, waqi_token
+from aqistream.kafka.publish import Fenced, Publisher
 from aqistream.logs import setup_logging
 from aqistream.poller import Poller
-from aqistream.publish import Fenced, Publisher
-from aqistream.ratelimit import RateLimiter
-from aqistream.stations import StationList, StationsError
-from aqistream.waqi import DEFAULT_API_URL, InvalidToken, WaqiClient
+from aqistream.source.ratelimit import RateLimiter
+from aqistream.source.stations import StationList, StationsError
+from aqistream.source.waqi import DEFAULT_API_URL, InvalidToken, WaqiClient
 
 log = logging.getLogger("aqistream.producer")
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aqistream.publish import KafkaUnavailable, Publisher
+from aqistream.kafka.publish import KafkaUnavailable, Publisher
 from aqistream.record import UnusableReading, normalise
-from aqistream.scheduler import Scheduler
+from aqistream.source.scheduler import Scheduler
+from aqistream.source.stations import StationList, StationQuery
+from aqistream.source.waqi import InvalidToken, Stopped, UnknownStation, WaqiClient, WaqiError
 from aqistream.state import PublishState
-from aqistream.stations import StationList, StationQuery
-from aqistream.waqi import InvalidToken, Stopped, UnknownStation, WaqiClient, WaqiError
 
 log = logging.getLogger("aqistream.producer")
 

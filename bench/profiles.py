@@ -36,14 +36,14 @@ CATEGORIES = (
     (("json/",), "JSON: decoding WAQI answers, encoding records"),
     (("aqistream/record.py",), "normalise (aqistream/record.py)"),
     (("aqistream/render.py",), "pretty lines (aqistream/render.py)"),
-    (("aqistream/scheduler.py",), "the scheduler (aqistream/scheduler.py)"),
+    (("aqistream/source/scheduler.py",), "the scheduler (aqistream/source/scheduler.py)"),
     (("aqistream/state.py",), "the publish state (aqistream/state.py)"),
-    (("confluent_kafka", "aqistream/publish.py"), "Kafka client (confluent-kafka)"),
+    (("confluent_kafka", "aqistream/kafka/publish.py"), "Kafka client (confluent-kafka)"),
     (
         ("requests/", "urllib3/", "http/client", "email/", "urllib/", "socket.py"),
         "HTTP client (requests, urllib3, http.client)",
     ),
-    (("aqistream/consume.py",), "the consumer loop (aqistream/consume.py)"),
+    (("aqistream/kafka/consume.py",), "the consumer loop (aqistream/kafka/consume.py)"),
     (("threading.py", "queue.py"), "threads and queues"),
 )
 TARGET_EVIDENCE = {

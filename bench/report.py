@@ -30,11 +30,11 @@ STAGES = {
     ),
     "produced_to_visible": (
         "produced -> visible",
-        "the transaction's commit (aqistream/publish.py, Publisher.publish)",
+        "the transaction's commit (aqistream/kafka/publish.py, Publisher.publish)",
     ),
     "visible_to_printed": (
         "visible -> printed",
-        "consumer.py, from Kafka to stdout: aqistream/consume.py ReadingConsumer.run takes "
+        "consumer.py, from Kafka to stdout: aqistream/kafka/consume.py ReadingConsumer.run takes "
         "whatever has arrived without waiting (up to 500 records), and only when nothing has "
         "does it wait, for the next record alone, so a record is printed once it is fetched",
     ),

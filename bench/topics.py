@@ -15,7 +15,7 @@ import time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from aqistream.latest import latest_topic, read_to_end
+from aqistream.kafka.latest import latest_topic, read_to_end
 
 TIMEOUT = 60.0
 PARTITIONS = 3  # producer.py's default --partitions

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aqistream.config import ConfigError, read_kafka_config, waqi_token  # noqa: E402
-from aqistream.latest import ReadFailed, latest_topic, read_to_end  # noqa: E402
+from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end  # noqa: E402
 from aqistream.record import InvalidRecord, decode_record  # noqa: E402
 
 

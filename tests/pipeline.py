@@ -21,7 +21,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from aqistream.latest import ReadFailed, read_to_end
+from aqistream.kafka.latest import ReadFailed, read_to_end
 from tests.simulator import Simulator, running_simulator
 
 ROOT = Path(__file__).resolve().parent.parent

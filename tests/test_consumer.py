@@ -23,7 +23,7 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from aqistream.latest import read_to_end
+from aqistream.kafka.latest import read_to_end
 from aqistream.record import encode_record
 from aqistream.render import RESET, aqi_category, format_pretty
 from tests.kafka_cluster import LocalKafka

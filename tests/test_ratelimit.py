@@ -1,10 +1,10 @@
-"""aqistream/ratelimit.py: never more than the quota, nor more than the burst at once."""
+"""aqistream/source/ratelimit.py: never more than the quota, nor more than the burst at once."""
 
 from __future__ import annotations
 
 import threading
 
-from aqistream.ratelimit import RateLimiter
+from aqistream.source.ratelimit import RateLimiter
 
 
 class FakeClock:

@@ -1,9 +1,9 @@
-"""aqistream/scheduler.py: each station fetched once, unknown ones left alone for a while."""
+"""aqistream/source/scheduler.py: each station fetched once, unknown ones left alone for a while."""
 
 from __future__ import annotations
 
-from aqistream.scheduler import Scheduler
-from aqistream.stations import StationQuery
+from aqistream.source.scheduler import Scheduler
+from aqistream.source.stations import StationQuery
 
 ZURICH = StationQuery("zurich", 1, "zurich")
 ZURICH_IDX = StationQuery("@5419", 2, "@5419")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aqistream.stations import (
+from aqistream.source.stations import (
     StationList,
     StationQuery,
     StationsError,

@@ -1,4 +1,4 @@
-"""aqistream/waqi.py, the pure part: what each WAQI body means (API.md §7 and §9)."""
+"""aqistream/source/waqi.py, the pure part: what each WAQI body means (API.md §7 and §9)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from aqistream.waqi import (
+from aqistream.source.waqi import (
     InvalidToken,
     OverQuota,
     TransientError,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aqistream.latest import ReadFailed
+from aqistream.kafka.latest import ReadFailed
 from aqistream.record import InvalidRecord, decode_record
 from tests.pipeline import (
     NO_QUOTA,

@@ -9,7 +9,7 @@ import signal
 from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
-from aqistream.latest import read_to_end
+from aqistream.kafka.latest import read_to_end
 from tests.pipeline import SLOW_TRANSACTIONS, kill_at_a_random_moment, read_topic, wait_for
 from tests.reliability.conftest import scaled
 from tests.reliability.harness import Pipeline, complete_lines, printed_readings

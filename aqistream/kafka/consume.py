@@ -27,7 +27,7 @@ from confluent_kafka import (
 )
 
 from aqistream.config import ConfigError, KafkaConfig
-from aqistream.latest import ReadFailed, latest_topic, read_to_end
+from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.record import InvalidRecord, Record, decode_record
 from aqistream.render import format_pretty, pretty_header, record_matches
 

@@ -7,7 +7,7 @@ A station the API does not know is asked again only after a pause, not every cyc
 
 from __future__ import annotations
 
-from aqistream.stations import StationQuery
+from aqistream.source.stations import StationQuery
 
 UNKNOWN_STATION_PAUSE = 3600.0
 

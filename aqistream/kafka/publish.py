@@ -20,10 +20,10 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from aqistream.config import ConfigError, KafkaConfig
-from aqistream.latest import ReadFailed, latest_topic, read_to_end
+from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.record import InvalidRecord, decode_record, encode_record, record_key
 
-log = logging.getLogger("aqistream.publish")
+log = logging.getLogger("aqistream.kafka.publish")
 kafka_log = logging.getLogger("aqistream.librdkafka")
 
 # Errors that are the user's configuration, not a passing outage.

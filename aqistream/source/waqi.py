@@ -17,7 +17,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from aqistream.ratelimit import RateLimiter
+from aqistream.source.ratelimit import RateLimiter
 
 DEFAULT_API_URL = "https://api.waqi.info"
 # (connect, read) seconds: a slow station must not hold a worker for long.

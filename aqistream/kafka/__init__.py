@@ -1,0 +1,1 @@
+"""Kafka edges: publishing in transactions with `.latest`, reading in consumer groups."""
