@@ -20,6 +20,10 @@ from aqistream.waqi_sim.served import ServedRecord
 from aqistream.waqi_sim.server import WaqiHttpServer, WaqiSimulator
 from aqistream.waqi_sim.world import World
 
+DEFAULT_MAP_CAP = 1250  # real whole-world answers listed 1,231 (2022) and 1,259 (2023) stations
+DEFAULT_CHURN_HOURS = 24.0
+REALISTIC_CHURN = 0.01
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -77,9 +81,48 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--nonjson-rate", type=_rate, default=0.0, help="share of 200 answers with HTML bodies"
     )
     parser.add_argument(
+        "--map-cap",
+        type=_count,
+        default=DEFAULT_MAP_CAP,
+        help=f"about the most stations one map/bounds answer lists ({DEFAULT_MAP_CAP}; "
+        "it varies by up to 2 %%); 0: no thinning",
+    )
+    parser.add_argument(
+        "--publication-lag",
+        action="store_true",
+        help="a reading appears only after its station's publication lag (official: 5 min "
+        "to about 2 h; crowd: 30 s to 8 min); without it, at its observation time",
+    )
+    parser.add_argument(
+        "--churn",
+        type=_churn_share,
+        default=None,
+        metavar="F",
+        help="share of the generated stations that vanish during the churn window, and of "
+        "new ones that appear in it (0 to 0.5; default 0, or 0.01 with --realistic)",
+    )
+    parser.add_argument(
+        "--churn-hours",
+        type=_positive,
+        default=DEFAULT_CHURN_HOURS,
+        metavar="H",
+        help=f"the churn window: H simulated hours from --start ({DEFAULT_CHURN_HOURS:g})",
+    )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="the real network's habits: --publication-lag and --churn 0.01",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="access log on stderr (tokens redacted)"
     )
     args = parser.parse_args(argv)
+    if args.realistic:
+        args.publication_lag = True
+        if args.churn is None:
+            args.churn = REALISTIC_CHURN
+    if args.churn is None:
+        args.churn = 0.0
     if args.error_rate + args.empty_rate + args.nonjson_rate > 1:
         parser.error("--error-rate + --empty-rate + --nonjson-rate must not exceed 1")
     return args
@@ -154,6 +197,8 @@ _station_count = _typed(int, lambda v: 0 <= v <= MAX_GENERATED, f"0 to {MAX_GENE
 _positive = _typed(float, lambda v: v > 0, "a positive number")
 _non_negative = _typed(float, lambda v: v >= 0, "a number >= 0")
 _at_least_one = _typed(int, lambda v: v >= 1, "a whole number >= 1")
+_count = _typed(int, lambda v: v >= 0, "a whole number >= 0")
+_churn_share = _typed(float, lambda v: 0 <= v <= 0.5, "a share between 0 and 0.5")
 _rate = _typed(float, lambda v: 0 <= v <= 1, "a rate between 0 and 1")
 _instant = _typed(parse_instant, lambda v: True, "an ISO 8601 time like 2026-11-23T13:20:00Z")
 
