@@ -34,7 +34,7 @@ Map answers: items {"lat", "lon", "uid" (negative: crowd, fetched as /feed/A<-ui
 1250 by default, like the 1,231 and 1,259 stations of real whole-world answers) lists only
 about that many: the cap varies by up to 2 % (at least 1) with the box and the simulated
 hour, and the stations kept are those of highest map_priority (fixed per station; official
-stations are favoured 3 to 1, as in real answers), so a station kept in a box is kept in
+stations are favoured, as in real answers), so a station kept in a box is kept in
 every smaller box that holds it. Errors are HTTP 200: latlng without four numbers gets
 {"status":"error","data":"invalid bounds"}, a part that is not a number
 "invalid bounds: strconv.ParseFloat: parsing \"lol\": invalid syntax". Corner order does not

@@ -12,15 +12,17 @@ from types import FrameType
 import aqistream.waqi_sim as package
 from aqistream.waqi_sim.api import WaqiApi
 from aqistream.waqi_sim.catalogue import MAX_GENERATED, build_catalogue
+from aqistream.waqi_sim.churn import Churn, newcomer_count, plan_churn
 from aqistream.waqi_sim.clock import SimulatedClock
 from aqistream.waqi_sim.faults import Faults, FaultSettings
 from aqistream.waqi_sim.localtime import parse_instant
+from aqistream.waqi_sim.publication import Publication
 from aqistream.waqi_sim.quota import DEFAULT_BURST, DEFAULT_PER_MINUTE, Quota, QuotaSettings
 from aqistream.waqi_sim.served import ServedRecord
 from aqistream.waqi_sim.server import WaqiHttpServer, WaqiSimulator
+from aqistream.waqi_sim.thinning import DEFAULT_MAP_CAP, MapCap
 from aqistream.waqi_sim.world import World
 
-DEFAULT_MAP_CAP = 1250  # real whole-world answers listed 1,231 (2022) and 1,259 (2023) stations
 DEFAULT_CHURN_HOURS = 24.0
 REALISTIC_CHURN = 0.01
 
@@ -123,6 +125,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             args.churn = REALISTIC_CHURN
     if args.churn is None:
         args.churn = 0.0
+    if args.stations + newcomer_count(args.stations, args.churn) > MAX_GENERATED:
+        parser.error(
+            f"--stations {args.stations} with --churn {args.churn:g} needs more than "
+            f"{MAX_GENERATED} generated stations; lower one of them"
+        )
     if args.error_rate + args.empty_rate + args.nonjson_rate > 1:
         parser.error("--error-rate + --empty-rate + --nonjson-rate must not exceed 1")
     return args
@@ -138,13 +145,34 @@ def build_simulator(args: argparse.Namespace) -> WaqiSimulator:
         nonjson_rate=args.nonjson_rate,
     )
     return WaqiSimulator(
-        api=WaqiApi(build_catalogue(args.seed, args.stations), World(args.seed)),
+        api=build_api(args, start),
         clock=SimulatedClock(start, args.hour_seconds),
         quota=Quota(QuotaSettings(per_minute=args.quota, burst=args.burst)),
         faults=Faults(faults, args.seed),
         served=ServedRecord(),
         valid_tokens=frozenset(args.token),
         access_log=args.verbose,
+    )
+
+
+def build_api(args: argparse.Namespace, start: float) -> WaqiApi:
+    """The stations (newcomers included), their readings, their churn and the map cap."""
+    newcomers = newcomer_count(args.stations, args.churn)
+    catalogue = build_catalogue(args.seed, args.stations + newcomers)
+    first_generated = len(catalogue.stations) - args.stations - newcomers
+    generated = catalogue.stations[first_generated:]
+    lives = plan_churn(
+        args.seed,
+        incumbents=generated[: args.stations],
+        newcomers=generated[args.stations :],
+        start=start,
+        window_seconds=args.churn_hours * 3600,
+    )
+    return WaqiApi(
+        catalogue,
+        World(args.seed, Publication(args.seed, lagged=args.publication_lag)),
+        Churn(lives),
+        MapCap(args.seed, args.map_cap),
     )
 
 
