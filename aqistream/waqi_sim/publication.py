@@ -7,7 +7,7 @@ do: an agency publishes its hourly values some time after the hour and WAQI pick
 (one recorded 16:00 reading carried debug.sync 17:39, API.md section 10), while crowd
 sensors upload within minutes.
 
-- Official stations: a typical lag of 5 minutes to about 2 hours (median about 40 minutes),
+- Official stations: a typical lag of 5 minutes to about 2 hours (median about 50 minutes),
   varying by up to 1 minute plus 8 % of it from hour to hour.
 - Crowd sensors: 30 s to 8 minutes, varying by up to 20 s.
 The variation is far below an hour, so readings always appear in the order observed.
@@ -65,7 +65,7 @@ class Publication:
                 lag = CROWD_MIN_LAG + round(CROWD_LAG_RANGE * draw)
             else:
                 # Skewed: most agencies publish within the hour, a few take nearly two.
-                lag = OFFICIAL_MIN_LAG + round(OFFICIAL_LAG_RANGE * draw**1.6)
+                lag = OFFICIAL_MIN_LAG + round(OFFICIAL_LAG_RANGE * draw**1.2)
             self._typical[station.idx] = lag
         return lag
 
