@@ -239,7 +239,7 @@ class AdminApi:
         appears_at, vanishes_at = _life_around(self.api.churn.life(station.idx), now)
         return _station_json(station) | {
             "lag_seconds": self.api.world.publication.typical_lag(station),
-            "map_priority": round(self.api.map_priority[station.idx], 6),
+            "map_priority": self.api.map_priority[station.idx],
             "appears_at": None if appears_at is None else utc_iso(appears_at),
             "vanishes_at": None if vanishes_at is None else utc_iso(vanishes_at),
             "present": self.api.present(station, now),

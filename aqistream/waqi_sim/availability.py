@@ -81,8 +81,9 @@ def _appearances(
     """(observed_at, appeared_at) of the readings appearing in [start, stop) while the
     station is present from `appeared` (None: always)."""
     if appeared is not None and start == appeared:
-        # The reading current when the station appears appears with it.
-        yield world.observed_at(station, start), math.ceil(start)
+        # The reading current when the station appears appears with it (in whole seconds,
+        # rounded down like the served record's times).
+        yield world.observed_at(station, start), math.floor(start)
     for observed, at in _scheduled(world, station, start):
         if at >= stop:
             return
