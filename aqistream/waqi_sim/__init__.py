@@ -44,8 +44,9 @@ Network realism (off by default: readings then appear exactly at their observati
 and no station appears or vanishes):
   --publication-lag   an official reading appears in /feed/, map and search answers only
                       after its station's publication lag (5 minutes to about 2 hours,
-                      changing by a few minutes from hour to hour); a crowd reading after
-                      30 s to 8 minutes. debug.sync is then the moment the reading appeared.
+                      changing by up to about 10 minutes from hour to hour); a crowd
+                      reading after about 30 s to 8 minutes. debug.sync is then the moment
+                      the reading appeared. /admin/stations shows each station's lag_seconds.
   --churn F           a share F of the generated stations vanishes at moments spread over
                       the churn window, and as many new stations (idx after the last
                       generated one) appear in it. A vanished or not yet appeared station
@@ -92,7 +93,8 @@ Admin endpoint (no token, no quota, no faults; JSON in and out; errors are
                                 when it does not churn; present: at the simulated time now.
                                 Not yet appeared stations are listed too (present false).
   POST   /admin/stations        {"vanish": [idx, ...]} and/or {"appear": [idx, ...]}: now,
-                                overriding the churn model -> {"vanished": [...],
+                                overriding the churn model (vanish cancels a planned
+                                appearance, appear a planned vanishing) -> {"vanished": [...],
                                 "appeared": [...]}; an idx the simulator never had is a 400
 
 GET /admin/served:
@@ -117,7 +119,7 @@ GET /admin/available[?from=ISO][&to=ISO][&idx=N,N,...][&network=official|crowd]
   its observation time plus its publication lag; a station's reading current when it
   appears (churn) appears then; a stale station's reading appears when its frozen time
   jumps. Time-less stations ({tz, v:0}) have none.
-  format=runs (the default; about 5 bytes a reading, so a simulated day of 30,000 stations
+  format=runs (the default; a few bytes a reading, so a simulated day of 30,000 stations
   is a few MB):
   {"from": "2026-11-23T13:20:00Z", "to": "2026-11-24T13:20:00Z", "count": 712345,
    "stations": 29712, "now": "...Z", "epoch": 1795526400.0, "wall": 1767000000.123,

@@ -11,6 +11,8 @@ Each WAQI request goes through the same steps, in this order:
   6. the WAQI answer; once it is written to the connection, the reading it carries goes
      into the served record (with the simulated time the request came in).
 Added latency delays every answer except the admin endpoint's. /admin/... bypasses all steps.
+Every answer's Date header is the simulated time: the API's clock, which a client running
+against a fast clock can read.
 """
 
 from __future__ import annotations
