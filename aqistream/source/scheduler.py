@@ -166,6 +166,31 @@ class Scheduler:
         for text in [text for text in self.not_before if text not in present]:
             del self.not_before[text]
 
+    def sweep_requests(self, discovery_only: bool = False) -> list[Request]:
+        """A full sweep's map requests: what discovery wants, and (unless discovery_only)
+        every leaf."""
+        requests = []
+        for area in self.areas.values():
+            tiles = area.tiling.wanted() + ([] if discovery_only else list(area.tiling.leaves))
+            requests += [self._tile_request(area, tile) for tile in dict.fromkeys(tiles)]
+        return requests
+
+    def news(self, exclude: set[int]) -> list[Request]:
+        """A full sweep's feeds: every station the map shows a new reading of, oldest first."""
+        found = sorted(
+            (watched.map_observed, idx)
+            for idx, watched in self.watched.items()
+            if watched.has_news and idx not in exclude
+        )
+        return [self._feed_request(self.watched[idx]) for _, idx in found]
+
+    def fed(self, idx: int, observed: int) -> None:
+        """A full sweep fetched this station's reading."""
+        watched = self.watched.get(idx)
+        if watched is not None:
+            watched.have = max(watched.have, observed)
+            watched.asked_for = watched.map_observed
+
     # ================================================================ what there is
 
     def update_lines(self, lines: list[StationLine]) -> None:
@@ -479,7 +504,8 @@ class Scheduler:
             watched.cadence.looked(observed, now)
         if observed is not None:
             watched.have = max(watched.have, observed)
-        behind = asked_for is not None and (observed is None or observed < asked_for)
+        # (A feed without a usable time is not asked again until the map changes.)
+        behind = asked_for is not None and observed is not None and observed < asked_for
         if behind and watched.behind_tries < FEED_BEHIND_TRIES:
             # The map showed a newer reading than the feed has yet: ask again in a while.
             watched.behind_tries += 1
