@@ -237,10 +237,10 @@ class Tiling:
         if uids and tile.splittable:
             self._start_check(tile, uids)
             return None
-        _, empty_on_the_way = self._stand_in.pop(tile, (tile, ()))
-        for empty in empty_on_the_way:
-            self.leaves[empty] = Leaf(frozenset(), now)
-        return self._make_leaf(tile, uids, now)
+        # Too small to split at the end of a descent that never saw the stations apart:
+        # nothing says the larger tile it stands for is thinned, so that one is the leaf.
+        stands_for, _ = self._stand_in.pop(tile, (tile, ()))
+        return self._make_leaf(stands_for, uids, now)
 
     def _swept(self, tile: Tile, uids: frozenset[int], now: float) -> Verdict | None:
         self.leaves[tile].uids = uids
@@ -274,7 +274,7 @@ class Tiling:
         if thinned:
             # More in the parts than in the whole: the tile was thinned.
             self.cap.thinned_at(len(check.uids))
-        elif len(occupied) == 1 and self.cap.floor is None:
+        elif len(occupied) == 1 and self.cap.floor is None and len(check.uids) > 1:
             # One occupied quarter tells nothing (it may be thinned just like the whole),
             # as long as no cap is known that the tile is well under: check the quarter
             # instead. If it proves complete, so is the tile it stands for, which then stays
