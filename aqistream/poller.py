@@ -272,30 +272,17 @@ class Poller:
             self.lines = lines
             self.scheduler.update_lines(lines)
         self.sweep_map()
-        due = self.scheduler.due(queries, self.clock.now())
-        listed = {self.scheduler.idx_of.get(query.text) for query in due} - {None}
-        due += [
-            StationQuery(request.query, request.line, request.feed_path)
-            for request in self.scheduler.news(exclude=listed)
-        ]
         transient: dict[str, list[str]] = defaultdict(list)
-        for result in fetch_concurrently(due, self.client.fetch_feed, self.workers, self.stop):
-            if isinstance(result.error, InvalidToken):
-                raise result.error
-            if isinstance(result.error, Stopped):
-                continue
-            report.polled += 1
-            discovered = result.query.text not in self.scheduler.listed
-            if isinstance(result.error, UnknownStation):
-                report.failed += 1
-                if not discovered:
-                    self.scheduler.unknown(result.query, started)
-                    self.warn_once(result.query, f"{result.error} (check this line)")
-            elif result.error is not None:
-                report.failed += 1
-                transient[str(result.error)].append(result.query.text)
-            elif not self.take(result, report, discovered):
-                report.failed += 1
+        listed = self.scheduler.due(queries, self.clock.now())
+        self.fetch_feeds(listed, report, transient, discovered=False)
+        # Then the stations only the map names: after the listed lines, so that a station
+        # both name is fetched once, under its own line.
+        resolved = {self.scheduler.idx_of.get(query.text) for query in queries} - {None}
+        news = [
+            StationQuery(request.query, request.line, request.feed_path)
+            for request in self.scheduler.news(exclude=resolved)
+        ]
+        self.fetch_feeds(news, report, transient, discovered=True)
         warn_failures(transient, "; retried next cycle")
         if report.polled > 0 and sum(map(len, transient.values())) == report.polled:
             report.api_problem = max(transient, key=lambda reason: len(transient[reason]))
@@ -305,6 +292,31 @@ class Poller:
         report.known = self.scheduler.stations_known()
         report.seconds = time.monotonic() - started
         return report
+
+    def fetch_feeds(
+        self,
+        queries: list[StationQuery],
+        report: CycleReport,
+        transient: dict[str, list[str]],
+        discovered: bool,
+    ) -> None:
+        for result in fetch_concurrently(queries, self.client.fetch_feed, self.workers, self.stop):
+            if isinstance(result.error, InvalidToken):
+                raise result.error
+            if isinstance(result.error, Stopped):
+                continue
+            report.polled += 1
+            if isinstance(result.error, UnknownStation):
+                report.failed += 1
+                if not discovered:
+                    self.scheduler.unknown(result.query, self.clock.now())
+                    self.warn_once(result.query, f"{result.error} (check this line)")
+            elif result.error is not None:
+                report.failed += 1
+                name = result.query.feed_path if discovered else result.query.text
+                transient[str(result.error)].append(name)
+            elif not self.take(result, report, discovered):
+                report.failed += 1
 
     def sweep_map(self) -> None:
         """Every tile of every area once, and whatever discovery still wants, to the end."""

@@ -39,6 +39,9 @@ MIN_SWEEP_GAP = 15.0
 MAX_SWEEP_GAP = 600.0
 EMPTY_SWEEP_GAP = 3600.0  # a tile without stations, in case one appears
 RETRY_AFTER = 60.0  # a request that failed for a passing reason
+# A leaf whose map requests failed this many times in a row is "down": its stations are
+# then fetched on their cadence, as if listed, until the map answers again.
+MAP_DOWN_AFTER = 2
 FEED_BEHIND_RETRY = 300.0  # the feed showed an older reading than the map: ask again
 FEED_BEHIND_TRIES = 3
 # Of the requests handed out while both are waiting, at most this share are feeds the map
@@ -79,6 +82,7 @@ class Watched:
     asked_for: int | None = None  # the map reading the last feed request was made for
     behind_tries: int = 0
     not_before: float = -math.inf  # API time before which it is not asked again
+    look_at: float = math.inf  # when a feed is next due for it, if only a feed shows it
 
     @property
     def has_news(self) -> bool:
@@ -100,6 +104,7 @@ class _Sweep:
 
     last: float = -math.inf
     due: float = -math.inf
+    failures: int = 0  # in a row
 
 
 class Scheduler:
@@ -117,7 +122,11 @@ class Scheduler:
         self.in_flight: set[tuple[str, object]] = set()
         self.published: dict[int, int] = {}  # committed in Kafka: idx -> observation epoch
         self._news: list[tuple[int, int]] = []  # heap of (map observation, idx) with news
-        self._feed_only: set[int] = set()  # listed stations no map area shows
+        # Stations only a feed shows (listed and on no map leaf, or on a leaf that is down):
+        # a heap of (API time of the next look, idx), checked again when it comes up.
+        self._looks: list[tuple[float, int]] = []
+        self._down: set[Tile] = set()  # leaves whose map requests keep failing
+        self._tile_retry: dict[Tile, float] = {}  # tiles discovery wants, failed: not before
         self._line_looks: dict[str, float] = {}  # unresolved line -> API time to ask again
 
     # ================================================================ the fixed way
@@ -234,9 +243,8 @@ class Scheduler:
                 watched.query, watched.line = area.text, area.line
             elif watched.query not in area_texts:
                 del self.watched[watched.idx]  # found in an area no longer listed
-        self._feed_only = {
-            idx for idx, watched in self.watched.items() if watched.listed and watched.tile is None
-        }
+        for watched in self.watched.values():
+            self._look_later(watched, -math.inf)
 
     def _first_line_of(self, idx: int) -> StationQuery | None:
         texts = self.queries_of.get(idx, ())
@@ -279,7 +287,7 @@ class Scheduler:
             for tile in area.tiling.wanted():
                 if len(chosen) >= limit:
                     return chosen
-                if (MAP, tile) not in self.in_flight:
+                if (MAP, tile) not in self.in_flight and self._tile_retry.get(tile, now) <= now:
                     chosen.append(self._tile_request(area, tile))
                     self.in_flight.add((MAP, tile))
         others = sorted(self._looks_due(now) + self._sweeps_due(now), key=lambda item: item[0])
@@ -298,6 +306,10 @@ class Scheduler:
         """Feeds for the stations with news, the oldest news first."""
         taken: list[Request] = []
         later: list[tuple[int, int]] = []
+        # A listed line being resolved may be one of these stations, and its records should
+        # name its own line: the news waits for the moment that takes.
+        if any(self._resolving(text, now) for text in self.listed):
+            return taken
         while self._news and len(taken) < count:
             observed, idx = heapq.heappop(self._news)
             if not self._valid_news(observed, idx):
@@ -313,6 +325,15 @@ class Scheduler:
         for entry in later:
             heapq.heappush(self._news, entry)
         return taken
+
+    def _resolving(self, text: str, now: float) -> bool:
+        """Whether this listed line's station is not known yet and is being asked now."""
+        if text in self.idx_of:
+            return False
+        if (FEED, text) in self.in_flight:
+            return True
+        when = max(self._line_looks.get(text, -math.inf), self.not_before.get(text, -math.inf))
+        return when <= now
 
     def _valid_news(self, observed: int, idx: int) -> bool:
         watched = self.watched.get(idx)
@@ -332,14 +353,36 @@ class Scheduler:
                 due.append(
                     (when, Request(FEED, query.text, query.feed_path, query.text, query.line))
                 )
-        for idx in self._feed_only:
-            watched = self.watched[idx]
-            if (FEED, idx) in self.in_flight or watched.has_news:
-                continue
-            when = max(watched.not_before, watched.cadence.next_look(now))
-            if when <= now:
+        later, taken = [], set()
+        while self._looks and self._looks[0][0] <= now:
+            when, idx = heapq.heappop(self._looks)
+            watched = self.watched.get(idx)
+            if watched is None or not self._feed_only(watched) or (FEED, idx) in self.in_flight:
+                continue  # back in the heap when its answer comes, or no longer looked at
+            if idx in taken or when != watched.look_at:
+                continue  # an entry made outdated by a newer one
+            taken.add(idx)
+            actual = max(watched.not_before, watched.cadence.next_look(now))
+            if actual > now:
+                watched.look_at = actual
+                later.append((actual, idx))
+            elif not watched.has_news:
                 due.append((when, self._feed_request(watched)))
+        for entry in later:
+            heapq.heappush(self._looks, entry)
         return due
+
+    def _feed_only(self, watched: Watched) -> bool:
+        """Whether only a feed shows this station's next reading (no map leaf, or its
+        leaf is down)."""
+        if watched.tile is None:
+            return watched.listed
+        return watched.tile in self._down
+
+    def _look_later(self, watched: Watched, now: float) -> None:
+        if self._feed_only(watched):
+            watched.look_at = max(watched.not_before, watched.cadence.next_look(now))
+            heapq.heappush(self._looks, (watched.look_at, watched.idx))
 
     def _sweeps_due(self, now: float) -> list[tuple[float, Request]]:
         due = []
@@ -363,7 +406,8 @@ class Scheduler:
 
     def next_due(self, now: float) -> float:
         """API time at which something will next be worth asking (now if something is)."""
-        if any(area.tiling.wanted() for area in self.areas.values()):
+        wanted = [tile for area in self.areas.values() for tile in area.tiling.wanted()]
+        if any(tile not in self._tile_retry for tile in wanted):
             return now
         times = [sweep.due for sweep in self.sweeps.values()]
         while self._news and not self._valid_news(*self._news[0]):
@@ -383,9 +427,9 @@ class Scheduler:
                         self.not_before.get(query.text, -math.inf),
                     )
                 )
-        for idx in self._feed_only:
-            watched = self.watched[idx]
-            times.append(max(watched.not_before, watched.cadence.next_look(now)))
+        if self._looks:
+            times.append(self._looks[0][0])
+        times += list(self._tile_retry.values())
         return max(now, min(times)) if times else now + MAX_SWEEP_GAP
 
     # ================================================================ answers
@@ -393,6 +437,9 @@ class Scheduler:
     def map_answered(self, request: Request, stations: list[MapStation], now: float) -> Verdict:
         """A tile's answer: what discovery makes of it, and which stations have news."""
         self.in_flight.discard((MAP, request.key))
+        self._tile_retry.pop(request.tile, None)
+        if request.tile in self._down:
+            self._down.discard(request.tile)  # back: the map shows its stations again
         area = self.areas.get(request.area)
         if area is None:  # its line was removed meanwhile
             return Verdict()
@@ -442,12 +489,11 @@ class Scheduler:
             watched = self.watched.get(uid)
             if watched is not None and watched.tile != tile:
                 watched.tile = tile
-                self._feed_only.discard(uid)
 
     def _lost_from_map(self, watched: Watched) -> None:
         if watched.listed:
             watched.tile = None  # its own line keeps it: feeds only from now on
-            self._feed_only.add(watched.idx)
+            self._look_later(watched, -math.inf)
         else:
             del self.watched[watched.idx]  # vanished: it costs nothing more
 
@@ -456,6 +502,7 @@ class Scheduler:
         shown enough new readings."""
         sweep = self.sweeps[tile]
         sweep.last = now
+        sweep.failures = 0
         if not uids:
             sweep.due = now + EMPTY_SWEEP_GAP
             return
@@ -466,12 +513,23 @@ class Scheduler:
         sweep.due = min(now + MAX_SWEEP_GAP, max(now + MIN_SWEEP_GAP, wanted_at))
 
     def map_failed(self, request: Request, now: float) -> None:
-        """A tile's request failed; a swept leaf is asked again after a while, a tile
-        discovery wants stays wanted."""
+        """A tile's request failed (retries included): it is asked again later, less often
+        the longer it fails; a leaf that keeps failing is down, and the stations in it are
+        fetched on their cadence meanwhile."""
         self.in_flight.discard((MAP, request.key))
-        sweep = self.sweeps.get(request.tile)
-        if sweep is not None:
-            sweep.due = now + RETRY_AFTER
+        tile = request.tile
+        sweep = self.sweeps.get(tile)
+        if sweep is None:
+            failed_before = self._tile_retry.get(tile)
+            self._tile_retry[tile] = now + RETRY_AFTER * (2 if failed_before else 1)
+            return
+        sweep.failures += 1
+        sweep.due = now + min(MAX_SWEEP_GAP, RETRY_AFTER * 2 ** (sweep.failures - 1))
+        if sweep.failures >= MAP_DOWN_AFTER and tile not in self._down:
+            self._down.add(tile)
+            for watched in self.watched.values():
+                if watched.tile == tile:
+                    self._look_later(watched, now)
 
     def feed_answered(
         self, request: Request, idx: int, observed: int | None, now: float
@@ -494,13 +552,11 @@ class Scheduler:
                     request.feed_path, request.query, request.line,
                 )  # fmt: skip
             watched.listed = True
-            if watched.tile is None:
-                self._feed_only.add(idx)
         watched = self.watched.get(idx)
         if watched is None:
             return twins
         asked_for = watched.map_observed
-        if watched.tile is None:
+        if self._feed_only(watched):
             watched.cadence.looked(observed, now)
         if observed is not None:
             watched.have = max(watched.have, observed)
@@ -513,6 +569,7 @@ class Scheduler:
             heapq.heappush(self._news, (asked_for, idx))
         else:
             watched.asked_for = asked_for
+        self._look_later(watched, now)
         return twins
 
     def feed_failed(self, request: Request, now: float, unknown: bool) -> None:
@@ -533,6 +590,7 @@ class Scheduler:
         watched.not_before = now + (self.unknown_station_pause if unknown else RETRY_AFTER)
         if watched.has_news:
             heapq.heappush(self._news, (watched.map_observed, watched.idx))
+        self._look_later(watched, now)
 
     # ================================================================ progress
 
