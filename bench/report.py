@@ -238,9 +238,17 @@ def headline_items(figures: dict) -> list[str]:
         lines.append(f"- Producer peak RSS with 10,000 stations: {number(rss['median'])} MB.")
     if "quota" in figures:
         quota = figures["quota"]
+        fixed = quota.get("fixed_requests_per_reading")
         lines.append(
             f"- {number(quota['requests_per_reading']['median'], 1)} API requests per "
-            f"published reading over a simulated day, {quota['over_quota']} over quota."
+            f"published reading over a simulated day"
+            + (
+                f" with 1,000 listed stations, cadence-aware ("
+                f"{number(fixed['median'], 1)} at a fixed `--interval 600`)"
+                if fixed
+                else ""
+            )
+            + f", {quota['over_quota']} over quota."
         )
     world = lookup(figures, ("network", "approaches", "world"))
     if world:
@@ -441,9 +449,14 @@ def cost_section(figure: dict) -> str:
 def quota_section(quota: dict) -> str:
     day = quota["runs"][0]
     hourly = quota["hourly_requests_per_reading"]
+    fixed = quota.get("fixed_runs", [None])[0]
     rows = [
         ["API requests per published reading", spread(quota["requests_per_reading"], 2)],
         ["  the same, hour by hour", spread(hourly, 2) if hourly else "not measured"],
+        ["  the fixed-interval way (`--interval 600`)",
+         spread(quota["fixed_requests_per_reading"], 2) if fixed else "not measured"],
+        ["  its API requests / readings published",
+         f"{number(fixed['requests'])} / {number(fixed['published'])}" if fixed else "-"],
         ["API requests", number(day["requests"])],
         ["readings published (committed in the topic)", number(day["published"])],
         ["distinct readings the API served", number(day["readings_served"])],
@@ -461,8 +474,8 @@ def quota_section(quota: dict) -> str:
         f"{quota['simulated_hours'] * quota['hour_seconds'] / 60:g} real minutes at the "
         "fastest clock the scaled interval holds at, so this figure is one run (the hour-by-"
         "hour line shows its spread within the day), not a median of five. Producer "
-        f"`--interval {quota['producer_interval']:.2f} --quota "
-        f"{quota['producer_quota_per_minute']:.0f} --burst 60`. Simulator: "
+        f"`--quota {quota['producer_quota_per_minute']:.0f} --burst 60`, cadence-aware, and "
+        f"with `--interval {quota['producer_interval']:.2f}` for the fixed way. Simulator: "
         f"`{quota['simulator']}`.\n\n"
         + table(["", ""], rows)
         + "\n"
