@@ -138,12 +138,13 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         if self.path.startswith("/v2/map/") and self.server.down.is_set():
-            self.send_response(503)
+            self.send_response_only(503)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
         answer = self.server.session.get(self.server.target + self.path, timeout=10)
-        self.send_response(answer.status_code)
+        # Not send_response(): it adds a Date of its own, this machine's, not the API's.
+        self.send_response_only(answer.status_code)
         for header in ("Date", "Content-Type"):
             if header in answer.headers:
                 self.send_header(header, answer.headers[header])
@@ -188,10 +189,10 @@ def test_with_the_map_down_the_stations_it_knows_are_still_fetched(
         assert producer.stop(signal.SIGTERM) == 0, producer.stderr()
         everything_served = served_readings(sim)
     # While the map was down, the stations known from it went on being fetched on their
-    # cadence: nearly every one got a newer reading in its second hour.
-    stations_fed = {r["idx"] for r in served if r["first_served_at"] > iso(down_at + 3600)}
+    # cadence: nearly every one got a newer reading (all but the few that stopped reporting).
+    stations_fed = {r["idx"] for r in served if r["first_served_at"] > iso(down_at + 300)}
     known = {idx for idx, _ in readings_in(read_topic(bootstrap_servers, topic_name))}
-    assert len(stations_fed) > 0.8 * len(known)
+    assert len(stations_fed) > 0.85 * len(known)
     assert_exactly_once(readings_in(read_topic(bootstrap_servers, topic_name)), everything_served)
 
 

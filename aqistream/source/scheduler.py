@@ -294,11 +294,12 @@ class Scheduler:
         room = limit - len(chosen)
         news_room = room if not others else min(room, max(1, math.floor(room * NEWS_SHARE)))
         chosen += self._take_news(now, news_room)
-        for _, request in others:
-            if len(chosen) >= limit:
-                break
-            chosen.append(request)
-            self.in_flight.add((request.kind, request.key))
+        for when, request in others:
+            if len(chosen) < limit:
+                chosen.append(request)
+                self.in_flight.add((request.kind, request.key))
+            elif request.kind == FEED and isinstance(request.key, int):
+                heapq.heappush(self._looks, (when, request.key))  # its turn comes next time
         chosen += self._take_news(now, limit - len(chosen))
         return chosen
 

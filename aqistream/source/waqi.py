@@ -226,10 +226,12 @@ class WaqiClient:
             raise TransientError("the API did not answer in time") from None
         except requests.RequestException as error:
             raise TransientError(redact(describe_connection_error(error), self.token)) from None
-        self.clock.heard(response.headers.get("Date"), sent, time.monotonic())
         if response.status_code != 200:
             hint = " (is --api-url the WAQI API?)" if 400 <= response.status_code < 500 else ""
             raise TransientError(f"HTTP {response.status_code} from the API{hint}")
+        # Only the API's own answers set its clock: an error page may come from a proxy
+        # between us, with a clock of its own.
+        self.clock.heard(response.headers.get("Date"), sent, time.monotonic())
         return parse(response.content)
 
     def close(self) -> None:
