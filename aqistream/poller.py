@@ -52,6 +52,7 @@ COMMIT_EVERY = 5.0
 REPORT_EVERY = 60.0
 # While discovering, a progress line this often (real seconds).
 PROGRESS_EVERY = 5.0
+UNUSABLE = "reading without a usable station or time, skipped until the map shows a newer one"
 
 
 @dataclass
@@ -189,6 +190,7 @@ class Poller:
         self.map_times: dict[str, int | None] = {}  # map station.time text -> epoch
         self.reported_map_problem: str | None = None
         self.lines: list | None = None  # the stations list the scheduler was last given
+        self.reported_unusable: set[str] = set()  # discovered stations said to be unusable
 
     # ------------------------------------------------------------ Kafka
 
@@ -541,8 +543,12 @@ class Poller:
             else:
                 self.scheduler.feed_failed(request, now, unknown=False)
             if request.discovered:
-                # Many stations of a whole area may be broken at once: one line for all.
-                transient["reading without a usable time, skipped"].append(request.feed_path)
+                # Many stations of a whole area may be broken at once: one line for all of a
+                # minute, each station named once only (it is asked again when the map shows
+                # a newer reading, and usually answers the same).
+                if request.feed_path not in self.reported_unusable:
+                    self.reported_unusable.add(request.feed_path)
+                    transient[UNUSABLE].append(request.feed_path)
             else:
                 self.warn_once(request, f"reading skipped: {error}")
             return
