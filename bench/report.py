@@ -257,7 +257,8 @@ def headline_items(figures: dict) -> list[str]:
         fixed_settled = fixed.get("freshness_after_first_hour_minutes") or {}
         lines.append(
             f"- **The whole network** ({number(figures['network']['stations'])} simulated "
-            f"stations, `world`, a simulated day at WAQI's quota): coverage "
+            f"stations, `world`, {world['simulated_hours']} simulated hours at WAQI's quota): "
+            "coverage "
             f"{number(world['coverage_percent'], 2)} %, freshness p50 "
             f"{number(settled.get('p50', 0), 1)} min and p99 {number(settled.get('p99', 0), 1)} "
             f"min, {number(world['requests_per_reading'], 2)} API requests per published "
@@ -521,13 +522,13 @@ def network_section(figure: dict) -> str:
         row("producer CPU s", lambda r: number(r["producer_cpu_seconds"])),
         row("producer peak RSS MB", lambda r: number(r["producer_peak_rss_mb"])),
     ]  # fmt: skip
+    rows.insert(0, row("simulated hours, at (times real time)",
+                       lambda r: f"{r['simulated_hours']} h at {r['speed']:g}x"))  # fmt: skip
     return (
         "## 6. The whole network\n\n"
-        f"{number(figure['stations'])} simulated stations, {figure['simulated_hours']} "
-        f"simulated hours each run, a simulated hour in {figure['hour_seconds']:g} real "
-        f"seconds ({figure['speed']:g} times real time); every producer runs with `--quota "
-        f"{figure['producer_quota_per_minute']:.0f} --burst 60`. Simulator: "
-        f"`{figure['simulator']}`.\n\n"
+        f"{number(figure['stations'])} simulated stations, WAQI's quota "
+        f"({figure['producer_quota']}), the producer's `--quota` scaled to the clock of each "
+        f"run. Simulator: `{figure['simulator']} --hour-seconds ...`.\n\n"
         + table(header, rows)
         + "\n"
         + fixed_interval_text(approaches)
