@@ -600,6 +600,7 @@ class Scheduler:
         return [
             (area.query, area.tiling.requests, len(area.tiling.stations()), area.tiling.complete)
             for area in self.areas.values()
+            if not area.announced  # later checks of a tile are no news to a person
         ]
 
     def newly_complete(self) -> list[tuple[AreaQuery, int, int, int]]:
