@@ -6,8 +6,10 @@ The simulator's map cap is set low (--map-cap), so even a small area must be til
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+from collections import Counter
 
 import pytest
 
@@ -100,15 +102,8 @@ def test_an_hour_later_a_sweep_costs_its_tiles_and_one_feed_per_new_reading(
     assert_exactly_once(published, served_readings(sim))
     # Each reporting station now has two readings; stale ones still one.
     inside = {s["idx"]: s for s in stations_in(sim, BOX)}
-    twice = {idx for idx, n in Counter_of(published).items() if n == 2}
+    twice = {idx for idx, n in Counter(idx for idx, _ in published).items() if n == 2}
     assert twice == {idx for idx, s in inside.items() if s["status"] in ("reporting", "unrated")}
-
-
-def Counter_of(published) -> dict[int, int]:  # noqa: N802 (reads as a noun here)
-    counts: dict[int, int] = {}
-    for idx, _ in published:
-        counts[idx] = counts.get(idx, 0) + 1
-    return counts
 
 
 def test_world_with_the_token_refused_exits_2_saying_how_to_get_one(workdir, sim, topic_name):
@@ -131,14 +126,6 @@ def test_listed_lines_and_an_area_that_holds_them_publish_each_station_once(
     published = readings_in(messages)
     assert set(published.values()) == {1}
     assert {idx for idx, _ in published} == with_readings(stations_in(sim, BOX)) | {5419}
-    queries = {
-        json_of(value)["station"]["idx"]: json_of(value)["station"]["query"]
-        for _, value in messages
-    }
+    stations = [json.loads(value)["station"] for _, value in messages]
+    queries = {station["idx"]: station["query"] for station in stations}
     assert queries[5419] in ("zurich", "@5419")  # its own lines name it, not the area
-
-
-def json_of(value: bytes) -> dict:
-    import json
-
-    return json.loads(value)
