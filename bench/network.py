@@ -5,11 +5,9 @@ The simulator is the whole network (`--stations 30000 --realistic`: about 30,000
 stations appearing and vanishing, map answers thinned at about 1,250 stations) with WAQI's
 quota on: 1,000 requests per simulated minute, burst 60, 20 ms per answer. Three runs, each
 on a fresh simulator started at the same simulated moment, so each sees the same day:
-
-- aqi-stream following `world` (cadence-aware, the default): map tiles, then a feed for
-  each station the map shows a new reading of;
-- the fixed-interval approach, every station listed (@idx / A<n> lines) and fetched every
-  `--interval 600`, and then every `--interval 1800`.
+aqi-stream following `world` (cadence-aware, the default: map tiles, then a feed for each
+station the map shows a new reading of), and the fixed-interval approach, every station
+listed (@idx / A<n> lines) and fetched every `--interval 600`, then every `--interval 1800`.
 
 Time is scaled as in the quota-efficiency figure: a simulated hour lasts a few real seconds,
 and the producer's per-minute quota and its interval are scaled to match (WAQI's 1,000 per

@@ -511,7 +511,7 @@ def network_section(figure: dict) -> str:
         row("freshness p50, after the first hour (simulated min)", fresh(settled, "p50")),
         row("freshness p95, after the first hour", fresh(settled, "p95")),
         row("freshness p99, after the first hour", fresh(settled, "p99")),
-        row("freshness p50 / p99, the whole day",
+        row("freshness p50 / p99, the whole run",
             lambda r: f"{fresh(whole, 'p50')(r)} / {fresh(whole, 'p99')(r)}"),
         row("API requests per published reading", lambda r: number(r["requests_per_reading"], 2)),
         row("API requests", lambda r: number(r["requests"])),
@@ -559,8 +559,9 @@ def fixed_interval_text(approaches: dict) -> str:
             )
             + f". So a reading waits for the station's next turn and then for the end of its "
             f"cycle, which publishes in one transaction: p50 {number(settled.get('p50', 0), 1)} "
-            f"min; {number(run['requests_per_reading'], 2)} requests per published reading, "
-            "since most stations have nothing new when asked."
+            f"min; and {percent(1 - 1 / max(1.0, run['requests_per_reading']))} of the answers "
+            f"held nothing new ({number(run['requests_per_reading'], 2)} requests per published "
+            "reading)."
         )
     return (" ".join(parts) + "\n") if parts else ""
 
