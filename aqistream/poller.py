@@ -323,10 +323,17 @@ class Poller:
     def sweep_map(self) -> None:
         """Every tile of every area once, and whatever discovery still wants, to the end."""
         pending = self.scheduler.sweep_requests()
+        failed: set = set()
         while pending and not self.stop.is_set():
             for answer in fetch_requests(pending, self.client, self.workers, self.stop):
-                self.take_map(answer)
-            pending = self.scheduler.sweep_requests(discovery_only=True)
+                if not self.take_map(answer):
+                    failed.add(answer.request.tile)
+            # A tile that failed waits for the next cycle; what it made known stays known.
+            pending = [
+                request
+                for request in self.scheduler.sweep_requests(discovery_only=True)
+                if request.tile not in failed
+            ]
         self.announce_discovery(force=True)
 
     def take(self, result: Fetched, report: CycleReport, discovered: bool = False) -> bool:
@@ -353,10 +360,10 @@ class Poller:
         self, query: StationQuery | Request, problem: str, key: str | None = None
     ) -> None:
         """One warning per station and problem; again only when the problem changes."""
-        key = key or query.text if isinstance(query, StationQuery) else key or query.query
+        text = query.text if isinstance(query, StationQuery) else query.query
+        key = key or text
         if self.reported_problems.get(key) != problem:
             self.reported_problems[key] = problem
-            text = query.text if isinstance(query, StationQuery) else query.query
             log.warning("%s:%d %r: %s", self.stations.source, query.line, text, problem)
 
     # ------------------------------------------------------------ map answers
@@ -487,6 +494,7 @@ class Poller:
                 tiles_seen = self.client.requests_by_kind[MAP]
                 report, report_from, real_from = CycleReport(), now, time.monotonic()
                 transient = defaultdict(list)
+        fetcher.close()
         if self.state.waiting:
             self.publish_waiting(report)
         self.end_period(report, number, transient, requests_seen, tiles_seen, real_from)
@@ -609,9 +617,12 @@ def fetch_requests(
     for request in requests:
         fetcher.submit(request)
     grace_ends = None
-    while fetcher.outstanding:
-        yield from fetcher.answers(0.2)
-        if stop.is_set():
-            grace_ends = grace_ends or time.monotonic() + STOP_GRACE
-            if time.monotonic() > grace_ends:
-                return
+    try:
+        while fetcher.outstanding:
+            yield from fetcher.answers(0.2)
+            if stop.is_set():
+                grace_ends = grace_ends or time.monotonic() + STOP_GRACE
+                if time.monotonic() > grace_ends:
+                    return
+    finally:
+        fetcher.close()

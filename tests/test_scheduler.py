@@ -208,3 +208,15 @@ def test_a_crowded_tile_is_swept_again_sooner_than_a_quiet_one():
     )
     assert all(MIN_SWEEP_GAP <= gap <= MAX_SWEEP_GAP for gap, _ in dues)
     assert dues[0][1] > dues[-1][1]  # the soonest is a crowded one
+
+
+def test_a_full_sweep_fetches_the_stations_of_a_tile_that_is_down():
+    stations = {uid: (46 + uid / 100, 6 + uid / 20, T0) for uid in range(1, 6)}
+    scheduler = Scheduler()
+    scheduler.update_lines([SWISS_BOX])
+    settle(scheduler, stations, T0 + 600)
+    assert scheduler.news(exclude=set()) == []  # nothing new, and the map says so
+    for now in (T0 + 700, T0 + 800):  # the map fails twice: the tile is down
+        for request in scheduler.sweep_requests():
+            scheduler.map_failed(request, now)
+    assert sorted(r.key for r in scheduler.news(exclude={2})) == [1, 3, 4, 5]

@@ -32,7 +32,7 @@ class Fetcher:
         self.client = client
         self.workers = workers
         self.stop = stop
-        self._todo: queue.SimpleQueue[Request] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         self.outstanding = 0  # handed out and not yet answered (read by the loop only)
         self._threads: list[threading.Thread] = []
@@ -59,12 +59,20 @@ class Fetcher:
         self.outstanding -= len(arrived)
         return arrived
 
+    def close(self) -> None:
+        """Let the worker threads end once they are idle (a request in flight finishes)."""
+        for _ in self._threads:
+            self._todo.put(None)
+        self._threads = []
+
     def _work(self) -> None:
         while not self.stop.is_set():
             try:
                 request = self._todo.get(timeout=0.5)
             except queue.Empty:
                 continue
+            if request is None:
+                return
             try:
                 if request.kind == MAP:
                     data = self.client.fetch_map(request.tile.box)

@@ -185,11 +185,12 @@ class Scheduler:
         return requests
 
     def news(self, exclude: set[int]) -> list[Request]:
-        """A full sweep's feeds: every station the map shows a new reading of, oldest first."""
+        """A full sweep's feeds: every station the map shows a new reading of, oldest first,
+        and every station of a map tile that is down (the map cannot say)."""
         found = sorted(
-            (watched.map_observed, idx)
+            (watched.map_observed or 0, idx)
             for idx, watched in self.watched.items()
-            if watched.has_news and idx not in exclude
+            if (watched.has_news or watched.tile in self._down) and idx not in exclude
         )
         return [self._feed_request(self.watched[idx]) for _, idx in found]
 
