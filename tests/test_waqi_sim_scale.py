@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from aqistream.waqi_sim.localtime import parse_instant, utc_iso
-from tests.simulator import Simulator, running_simulator
+from tests.simulator import Simulator, cover_with_tiles, running_simulator
 
 TOKEN = "scale-token"
 START = "2026-11-23T13:20:00Z"
@@ -92,29 +92,15 @@ def test_a_whole_world_request_lists_only_about_1250_stations(sim):
     assert world_map(sim) == items  # same box, same simulated hour: same answer
 
 
-def quadtree(simulator: Simulator, box: tuple, calls: list, split_above: int) -> dict[int, dict]:
-    """Cover `box` with tiles, splitting a tile that answered at least `split_above` items."""
-    calls.append(box)
-    items = world_map(simulator, ",".join(f"{v:.6f}" for v in box))
-    if len(items) < split_above:
-        return {item["uid"]: item for item in items}
-    south, west, north, east = box
-    mid_lat, mid_lng = (south + north) / 2, (west + east) / 2
-    found: dict[int, dict] = {}
-    for quarter in (
-        (south, west, mid_lat, mid_lng),
-        (south, mid_lng, mid_lat, east),
-        (mid_lat, west, north, mid_lng),
-        (mid_lat, mid_lng, north, east),
-    ):
-        found |= quadtree(simulator, quarter, calls, split_above)
-    return found
-
-
 def test_splitting_crowded_tiles_finds_every_station_of_the_world(sim):
     calls: list = []
     began = time.monotonic()
-    found = quadtree(sim, (-90.0, -180.0, 90.0, 180.0), calls, split_above=1200)
+    found = cover_with_tiles(
+        lambda box: world_map(sim, ",".join(f"{v:.6f}" for v in box)),
+        (-90.0, -180.0, 90.0, 180.0),
+        split_at=1200,
+        calls=calls,
+    )
     seconds = time.monotonic() - began
     present = {s["idx"] for s in all_stations(sim, "present=true")}
     assert set(found) == present
