@@ -307,18 +307,25 @@ def test_it_answers_fast_enough_for_a_producer_at_1000_requests_a_second(sim):
     stations = all_stations(sim, "present=true")
     rng = random.Random(3)
     feeds = [f"{s['feed']}?token={TOKEN}" for s in rng.sample(stations, 3000)]
-    tiles = []
+    tiles, crowded = [], []
     for _ in range(300):
         lat, lng = rng.uniform(-40, 60), rng.uniform(-130, 140)
         tiles.append(f"/v2/map/bounds?latlng={lat},{lng},{lat + 4},{lng + 4}&token={TOKEN}")
+    for _ in range(60):  # boxes of 40 by 60 degrees: most answer at the cap, ~1,250 items
+        lat, lng = rng.uniform(-30, 50), rng.uniform(-120, 120)
+        crowded.append(f"/v2/map/bounds?latlng={lat},{lng},{lat + 40},{lng + 60}&token={TOKEN}")
     measure(sim, feeds, 3000)  # every body built once
     feed_rate, feed_cpu = measure(sim, feeds, 6000)
     measure(sim, tiles, 300)
     tile_rate, tile_cpu = measure(sim, tiles, 600)
+    measure(sim, crowded, 60)
+    crowded_rate, crowded_cpu = measure(sim, crowded, 120)
     print(
         f"\nfeeds: {feed_rate:.0f}/s, {feed_cpu:.2f} ms CPU each; "
-        f"4-degree tiles: {tile_rate:.0f}/s, {tile_cpu:.2f} ms CPU each"
+        f"4-degree tiles: {tile_rate:.0f}/s, {tile_cpu:.2f} ms CPU each; "
+        f"tiles at the cap: {crowded_rate:.0f}/s, {crowded_cpu:.1f} ms CPU each"
     )
     assert feed_cpu < 1.0
     assert tile_cpu < 4.0
+    assert crowded_cpu < 25.0
     assert json.loads(sim.get("/feed/zurich/", token=TOKEN).content)["status"] == "ok"
