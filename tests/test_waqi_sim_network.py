@@ -29,6 +29,7 @@ from aqistream.waqi_sim.publication import HOUR, Publication, observed_at_or_bef
 from aqistream.waqi_sim.spatial import GridIndex
 from aqistream.waqi_sim.thinning import VARIATION, MapCap, cap_for, map_priority
 from aqistream.waqi_sim.world import World
+from tests.simulator import cover_with_tiles
 
 START = parse_instant("2026-11-23T13:20:00Z")
 SEED = 4
@@ -390,34 +391,17 @@ def test_what_survives_thinning_survives_in_every_smaller_box(catalogue):
         assert inside <= {item["uid"] for item in map_items(api, box, now)}, box
 
 
-def quadtree(api, box, now, calls):
-    """Split any tile that came back at or near the cap until none does."""
-    calls.append(box)
-    items = map_items(api, ",".join(str(v) for v in box), now)
-    if len(items) < 35:
-        return {item["uid"] for item in items}
-    south, west, north, east = box
-    mid_lat, mid_lng = (south + north) / 2, (west + east) / 2
-    found = set()
-    for quarter in (
-        (south, west, mid_lat, mid_lng),
-        (south, mid_lng, mid_lat, east),
-        (mid_lat, west, north, mid_lng),
-        (mid_lat, mid_lng, north, east),
-    ):
-        found |= quadtree(api, quarter, now, calls)
-    return found
-
-
 def test_splitting_tiles_finds_every_station_and_none_that_vanished(catalogue):
     generated = catalogue.stations[9:]
     lives = plan_churn(SEED, generated[:560], generated[560:600], START, 2 * HOUR)
     api = network_api(catalogue, cap=40, lives=lives)
     now = START + HOUR
     calls = []
-    found = quadtree(api, (-90.0, -180.0, 90.0, 180.0), now, calls)
+    found = cover_with_tiles(
+        lambda box: map_items(api, ",".join(map(str, box)), now), (-90, -180, 90, 180), 35, calls
+    )
     present = {s.idx for s in catalogue.stations if api.churn.present(s, now)}
-    assert found == present
+    assert set(found) == present
     assert len(present) < len(catalogue.stations)  # some not yet there, some gone
     assert len(calls) < len(catalogue.stations) / 5
 

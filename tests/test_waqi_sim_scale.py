@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from aqistream.waqi_sim.localtime import parse_instant, utc_iso
-from tests.simulator import Simulator, running_simulator
+from tests.simulator import Simulator, cover_with_tiles, running_simulator
 
 TOKEN = "scale-token"
 START = "2026-11-23T13:20:00Z"
@@ -92,29 +92,15 @@ def test_a_whole_world_request_lists_only_about_1250_stations(sim):
     assert world_map(sim) == items  # same box, same simulated hour: same answer
 
 
-def quadtree(simulator: Simulator, box: tuple, calls: list, split_above: int) -> dict[int, dict]:
-    """Cover `box` with tiles, splitting a tile that answered at least `split_above` items."""
-    calls.append(box)
-    items = world_map(simulator, ",".join(f"{v:.6f}" for v in box))
-    if len(items) < split_above:
-        return {item["uid"]: item for item in items}
-    south, west, north, east = box
-    mid_lat, mid_lng = (south + north) / 2, (west + east) / 2
-    found: dict[int, dict] = {}
-    for quarter in (
-        (south, west, mid_lat, mid_lng),
-        (south, mid_lng, mid_lat, east),
-        (mid_lat, west, north, mid_lng),
-        (mid_lat, mid_lng, north, east),
-    ):
-        found |= quadtree(simulator, quarter, calls, split_above)
-    return found
-
-
 def test_splitting_crowded_tiles_finds_every_station_of_the_world(sim):
     calls: list = []
     began = time.monotonic()
-    found = quadtree(sim, (-90.0, -180.0, 90.0, 180.0), calls, split_above=1200)
+    found = cover_with_tiles(
+        lambda box: world_map(sim, ",".join(f"{v:.6f}" for v in box)),
+        (-90.0, -180.0, 90.0, 180.0),
+        split_at=1200,
+        calls=calls,
+    )
     seconds = time.monotonic() - began
     present = {s["idx"] for s in all_stations(sim, "present=true")}
     assert set(found) == present
@@ -321,18 +307,25 @@ def test_it_answers_fast_enough_for_a_producer_at_1000_requests_a_second(sim):
     stations = all_stations(sim, "present=true")
     rng = random.Random(3)
     feeds = [f"{s['feed']}?token={TOKEN}" for s in rng.sample(stations, 3000)]
-    tiles = []
+    tiles, crowded = [], []
     for _ in range(300):
         lat, lng = rng.uniform(-40, 60), rng.uniform(-130, 140)
         tiles.append(f"/v2/map/bounds?latlng={lat},{lng},{lat + 4},{lng + 4}&token={TOKEN}")
+    for _ in range(60):  # boxes of 40 by 60 degrees: most answer at the cap, ~1,250 items
+        lat, lng = rng.uniform(-30, 50), rng.uniform(-120, 120)
+        crowded.append(f"/v2/map/bounds?latlng={lat},{lng},{lat + 40},{lng + 60}&token={TOKEN}")
     measure(sim, feeds, 3000)  # every body built once
     feed_rate, feed_cpu = measure(sim, feeds, 6000)
     measure(sim, tiles, 300)
     tile_rate, tile_cpu = measure(sim, tiles, 600)
+    measure(sim, crowded, 60)
+    crowded_rate, crowded_cpu = measure(sim, crowded, 120)
     print(
         f"\nfeeds: {feed_rate:.0f}/s, {feed_cpu:.2f} ms CPU each; "
-        f"4-degree tiles: {tile_rate:.0f}/s, {tile_cpu:.2f} ms CPU each"
+        f"4-degree tiles: {tile_rate:.0f}/s, {tile_cpu:.2f} ms CPU each; "
+        f"tiles at the cap: {crowded_rate:.0f}/s, {crowded_cpu:.1f} ms CPU each"
     )
     assert feed_cpu < 1.0
     assert tile_cpu < 4.0
+    assert crowded_cpu < 25.0
     assert json.loads(sim.get("/feed/zurich/", token=TOKEN).content)["status"] == "ok"

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aqistream.waqi_sim.api import WaqiApi
 from aqistream.waqi_sim.availability import available_runs
-from aqistream.waqi_sim.catalogue import CROWD, OFFICIAL, STATUSES, Station, stations_of
+from aqistream.waqi_sim.catalogue import CROWD, OFFICIAL, STATUSES, Catalogue, Station, stations_of
+from aqistream.waqi_sim.churn import Interval
 from aqistream.waqi_sim.clock import SimulatedClock
 from aqistream.waqi_sim.faults import Faults, settings_json
 from aqistream.waqi_sim.localtime import parse_instant, utc_iso
@@ -37,7 +39,7 @@ class AdminApi:
         quota: Quota,
         faults: Faults,
         served: ServedRecord,
-        wall_clock: Any = time.time,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.api = api
         self.catalogue = api.catalogue
@@ -208,7 +210,7 @@ class AdminApi:
 
     def stations_json(self, params: dict[str, str]) -> dict:
         now = self.clock.now()
-        found = self._stations_wanted(params, now)
+        found = self._stations_wanted(params)
         if "present" in params:
             wanted = _boolean_param(params, "present")
             found = [station for station in found if self.api.present(station, now) == wanted]
@@ -216,7 +218,7 @@ class AdminApi:
         shown = found if limit is None else found[:limit]
         return {"count": len(found), "stations": [self._station_json(s, now) for s in shown]}
 
-    def _stations_wanted(self, params: dict[str, str], now: float) -> list[Station]:
+    def _stations_wanted(self, params: dict[str, str]) -> list[Station]:
         """Stations by network, status and box (the filters both listings share)."""
         network = params.get("network")
         status = params.get("status")
@@ -236,8 +238,17 @@ class AdminApi:
         return found
 
     def _station_json(self, station: Station, now: float) -> dict:
+        feed = f"/feed/A{-station.idx}/" if station.is_crowd else f"/feed/@{station.idx}/"
         appears_at, vanishes_at = _life_around(self.api.churn.life(station.idx), now)
-        return _station_json(station) | {
+        return {
+            "idx": station.idx,
+            "name": station.name,
+            "network": station.network,
+            "status": station.status,
+            "feed": feed,
+            "geo": list(station.geo),
+            "report_second": station.report_second,
+            "hotspot": station.hotspot,
             "lag_seconds": self.api.world.publication.typical_lag(station),
             "map_priority": self.api.map_priority[station.idx],
             "appears_at": None if appears_at is None else utc_iso(appears_at),
@@ -268,7 +279,7 @@ class AdminApi:
         shape = params.get("format", "runs")
         if shape not in ("runs", "readings"):
             raise AdminError(400, "format must be 'runs' or 'readings'")
-        stations = self._stations_wanted(params, now)
+        stations = self._stations_wanted(params)
         if "idx" in params:
             wanted = set(_idx_list(self.catalogue, "idx", params["idx"].split(",")))
             stations = [station for station in stations if station.idx in wanted]
@@ -292,20 +303,6 @@ class AdminApi:
                 for observed, at in run.readings()
             ]
         return answer
-
-
-def _station_json(station: Station) -> dict:
-    feed = f"/feed/A{-station.idx}/" if station.is_crowd else f"/feed/@{station.idx}/"
-    return {
-        "idx": station.idx,
-        "name": station.name,
-        "network": station.network,
-        "status": station.status,
-        "feed": feed,
-        "geo": list(station.geo),
-        "report_second": station.report_second,
-        "hotspot": station.hotspot,
-    }
 
 
 def _json_object(body: bytes) -> dict:
@@ -364,7 +361,7 @@ def _bounds_param(text: str) -> tuple[float, float, float, float]:
     return min(lat1, lat2), min(lng1, lng2), max(lat1, lat2), max(lng1, lng2)
 
 
-def _idx_list(catalogue: Any, name: str, values: object) -> list[int]:
+def _idx_list(catalogue: Catalogue, name: str, values: object) -> list[int]:
     """Station ids the simulator has (a list of ints or of their texts)."""
     if not isinstance(values, list):
         raise AdminError(400, f"{name} must be a list of station ids")
@@ -382,7 +379,7 @@ def _idx_list(catalogue: Any, name: str, values: object) -> list[int]:
     return ids
 
 
-def _life_around(life: tuple, now: float) -> tuple[float | None, float | None]:
+def _life_around(life: tuple[Interval, ...], now: float) -> Interval:
     """The presence interval holding `now`, else the next one, else the last one."""
     for began, ended in life:
         if ended is None or now < ended:
