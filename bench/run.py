@@ -30,6 +30,7 @@ from bench import (
     cycle_throughput,
     latency,
     machine,
+    network,
     profiles,
     quota_efficiency,
     report,
@@ -43,6 +44,7 @@ FIGURES = {
     "latency": latency.measure,
     "consumer": consumer_throughput.measure,
     "quota": quota_efficiency.measure,
+    "network": network.measure,
 }
 
 
