@@ -78,6 +78,30 @@ def test_a_lag_that_varies_from_hour_to_hour_is_still_caught_within_minutes():
     assert looks <= 1.55
 
 
+def test_no_reading_is_missed_while_the_cadence_is_learned():
+    """The first look finds a reading already old (official readings appear up to two hours
+    after their hour), and the period is not known yet: looks must still come often enough
+    that the next reading is found before the one after replaces it."""
+    for lag in (600, 2900, 4400, 6700):
+        for started in (T0 + 60, T0 + 900, T0 + 2400):
+            station = Station(lag=lambda k, lag=lag: lag)
+            _, _, delays = follow(station, hours=8, settle_hours=0, start=started)
+            end = started + 8 * 3600
+            # Every reading that appeared after the first look and was replaced before the
+            # end; the reading current at the first look is found by it (delay < 0).
+            due = [k for k in range(-3, 10) if started < station.appeared(k) < end - 3600]
+            found = [delay for delay in delays if delay >= 0]
+            assert len(found) >= len(due), (lag, started - T0, delays)
+            assert max(found) <= 1800, (lag, started - T0, delays)
+
+
+def test_a_reading_missed_between_two_looks_does_not_stretch_the_period():
+    cadence = Cadence()
+    for hour, look in ((0, 900), (2, 8100), (3, 11700)):  # hour 1 went unseen
+        assert cadence.looked(T0 + hour * 3600, T0 + look)
+    assert cadence.period == 3600
+
+
 def test_a_lag_longer_than_the_period_is_learned_too():
     cadence, looks, delays = follow(Station(lag=lambda k: 6300), hours=48)
     assert 6200 <= cadence.lag <= 6400

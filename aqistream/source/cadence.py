@@ -9,11 +9,14 @@ So the next reading should appear near
 
 and looking much earlier wastes a request, much later wastes freshness. Both are learned
 per station from every look at it, a feed or a map answer: the period from successive
-observation times, the lag from when each new reading was first seen, bounded below by the
-last look that did not have it yet. Past the expected moment, looks back off (2, 4, 8 ...
-minutes, up to half an hour; hourly for a station many periods late), so a stale station
-costs little and a late one is still caught soon. A reading found at the very first look
-moves the next first look a little earlier, so an estimate that is too late corrects itself.
+observation times (the shortest recent gap, since a reading missed between two looks makes
+a gap longer, never shorter), the lag from when each new reading was first seen, bounded
+below by the last look that did not have it yet. Past the expected moment, looks back off
+(2, 4, 8 ... minutes, up to half an hour, so a reading is never left for a whole period;
+hourly only for a station many periods late, judged as hourly until its period is known),
+so a stale station costs little and a late one is still caught soon. A reading found at
+the very first look moves the next first look a little earlier, so an estimate that is
+too late corrects itself.
 
 All times are the API's, in epoch seconds (observed_at, map station.time, and "now" from
 the API's clock), never the producer's own clock.
@@ -34,6 +37,9 @@ FIRST_RECHECK = 120.0
 MAX_RECHECK = 1800.0
 STALE_RECHECK = 3600.0
 STALE_PERIODS = 6
+# Until a second reading shows a station's period, lateness is judged as for an hourly
+# station: DEFAULT_PERIOD is short to learn fast, not a measure of how late a reading is.
+STALE_UNKNOWN_PERIOD = 3600.0
 # A reading found at the first look only says it appeared "by then", so the next first look
 # comes a step earlier, the step doubling while first looks keep finding readings: a late
 # estimate moves back until a look comes too early, and the looks that follow then pin the
@@ -63,9 +69,11 @@ class Cadence:
 
     @property
     def period(self) -> float:
+        """The shortest recent gap between readings: a reading that came and went between
+        two looks makes a gap a multiple of the period, never a shorter one."""
         if not self._periods:
             return DEFAULT_PERIOD
-        return min(MAX_PERIOD, max(MIN_PERIOD, median(self._periods)))
+        return min(MAX_PERIOD, max(MIN_PERIOD, min(self._periods)))
 
     @property
     def lag(self) -> float:
@@ -123,7 +131,8 @@ class Cadence:
         first_look = max(float(self.last_observed), expected - self._earlier)
         if self.last_look < first_look:
             return first_look
-        if expected + STALE_PERIODS * self.period <= self.last_look:
+        period = self.period if self._periods else STALE_UNKNOWN_PERIOD
+        if expected + STALE_PERIODS * period <= self.last_look:
             return self.last_look + STALE_RECHECK
         if self.last_look < expected + 2 * self._margin():
             # Within the lag's usual variation: keep looking at a steady pace.
