@@ -37,6 +37,7 @@ import re
 import statistics
 import time
 
+from bench.availability import appearances, coverage, iso
 from bench.harness import API_LATENCY_MS, Harness
 from bench.latency import VisibilityProbe
 from bench.processes import Lines, Simulator, started, wait_for, write_stations
@@ -136,32 +137,18 @@ def analyse(available: dict, seen: dict, copies, began: float, ended: float) -> 
     wall, epoch, speed = available["wall"], available["epoch"], available["speed"]
     counted_until = ended - TAIL_MINUTES * 60
     warm_until = began + WARM_UP_HOURS * 3600
-    made_available = 0
-    covered = 0
     freshness_all: list[float] = []
     freshness_settled: list[float] = []
-    for run in available["runs"]:
-        for k, lag in enumerate(run["lags"]):
-            appeared = run["observed_at"] + k * run["every"] + lag
-            if appeared >= counted_until:
-                continue
-            made_available += 1
-            reading = (run["idx"], iso(run["observed_at"] + k * run["every"]))
-            if reading not in seen:
-                continue
-            covered += 1
-            visible_real = seen[reading][0]
-            appeared_real = wall + (appeared - epoch) / speed
-            minutes = max(0.0, (visible_real - appeared_real) * speed / 60)
-            freshness_all.append(minutes)
-            if appeared >= warm_until:
-                freshness_settled.append(minutes)
-    duplicates = sum(count - 1 for count in copies.values() if count > 1)
-    return {
-        "readings_available": made_available,
-        "readings_covered": covered,
-        "coverage_percent": 100 * covered / max(1, made_available),
-        "duplicates": duplicates,
+    for idx, observed, appeared in appearances(available):
+        visible = seen.get((idx, iso(observed)))
+        if appeared >= counted_until or visible is None:
+            continue
+        appeared_real = wall + (appeared - epoch) / speed
+        minutes = max(0.0, (visible[0] - appeared_real) * speed / 60)
+        freshness_all.append(minutes)
+        if appeared >= warm_until:
+            freshness_settled.append(minutes)
+    return coverage(available, copies, counted_until) | {
         "freshness_minutes": quantiles(freshness_all),
         "freshness_after_first_hour_minutes": quantiles(freshness_settled),
     }
@@ -177,10 +164,6 @@ def quantiles(values: list[float]) -> dict | None:
         "max": max(values),
         "readings": len(values),
     }
-
-
-def iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def measure(harness: Harness) -> dict:

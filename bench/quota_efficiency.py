@@ -14,7 +14,14 @@ still start at the scaled interval rather than back to back.
 
 Requests are what the simulator counted for the producer's token (retries and over-quota
 answers included); published readings are what the topic holds; over-quota answers are
-the simulator's count. The hourly figures (from the producer's cycle lines, by simulated
+the simulator's count. Coverage is the share of the readings the simulator made available
+in the day (its own record, whether or not anyone asked for them; those of the last 20
+simulated minutes left out, which the fixed way may not have reached yet) that the topic
+holds. The readings published are more than those made available in the day: they include
+each station's reading current at the start, and how many of those there are depends on how
+long the producer takes to start (the simulated clock runs 6 minutes a real second
+meanwhile), which is why the two ways' counts of published readings differ by a few percent
+while neither misses a reading. The hourly figures (from the producer's cycle lines, by simulated
 hour) show how the ratio varies within the day.
 """
 
@@ -24,6 +31,7 @@ import re
 import time
 from collections import defaultdict
 
+from bench.availability import coverage, iso
 from bench.harness import API_LATENCY_MS, Harness
 from bench.processes import TOKEN, Lines, Simulator, started, wait_for, write_stations
 from bench.stats import Summary
@@ -37,6 +45,7 @@ WAQI_QUOTA = 1000  # requests per minute
 WAQI_BURST = 60
 FIXED_INTERVAL = 600.0  # producer.py's default before it was cadence-aware, in real seconds
 DAYS = 1  # a simulated day lasts 4 real minutes: one, not five (see RESULTS.md)
+TAIL_MINUTES = 20  # readings that appeared this close to the end are not counted
 CYCLE_LINE = re.compile(
     rb"cycle \d+: \d+ stations polled, (?P<published>\d+) new readings published.*, "
     rb"(?P<requests>\d+) API requests"
@@ -59,9 +68,10 @@ MODES = {
 
 
 def measure_day(
-    harness: Harness, simulator: Simulator, stations_file, hours: int, mode: str
+    harness: Harness, simulator: Simulator, stations: list[dict], hours: int, mode: str
 ) -> dict:
     topic = harness.topics.topic(f"quota-{mode}")
+    stations_file = write_stations(harness.workdir / "stations-quota.txt", stations)
     simulator.admin("POST", "reset")
     began = simulator.admin("GET", "clock")["epoch"]
     began_here = time.time()
@@ -79,14 +89,22 @@ def measure_day(
         )
         peak_rss = producer.peak_rss_mb()
     usage = producer.usage
+    ended = began + hours * 3600
     served = simulator.admin("GET", "served")
+    available = simulator.admin("GET", f"available?from={iso(began)}&to={iso(ended)}")
     token = served["tokens"].get(TOKEN, {})
-    published = harness.topics.committed_count(topic)
+    readings = harness.topics.committed_readings(topic)
+    published = sum(readings.values())
     harness.topics.delete(topic)
     if usage is None or usage.exit_code != 0:
         raise RuntimeError(f"producer.py failed in the quota run:\n{log.text()[-3000:]}")
     hourly = hourly_ratios(log.lines, began_here, hours)
-    return {
+    # Readings that appeared in the last TAIL_MINUTES may not have been asked for yet when
+    # the day ended (the fixed way asks each station every 10 minutes): not counted.
+    counted = coverage(
+        available, readings, ended - TAIL_MINUTES * 60, {station["idx"] for station in stations}
+    )
+    return counted | {
         "hours": hours,
         "requests": token.get("requests", 0),
         "over_quota": token.get("over_quota", 0),
@@ -123,16 +141,16 @@ def measure(harness: Harness) -> dict:
     for mode in MODES:
         # A fresh simulator for each: both see the same day.
         with Simulator(harness.workdir, *simulator_args()) as simulator:
-            stations_file = write_stations(
-                harness.workdir / "stations-quota.txt", simulator.reporting_stations(STATIONS)
-            )
+            stations = simulator.reporting_stations(STATIONS)
             for day in range(DAYS):
-                result = measure_day(harness, simulator, stations_file, hours, mode)
+                result = measure_day(harness, simulator, stations, hours, mode)
                 days[mode].append(result)
                 harness.log(
                     f"quota efficiency, {mode}, day {day + 1}/{DAYS}: {result['requests']} "
                     f"requests, {result['published']} readings published, "
                     f"{result['requests_per_reading']:.2f} requests a reading, "
+                    f"coverage {result['coverage_percent']:.2f} % of "
+                    f"{result['readings_available']} readings made available, "
                     f"{result['over_quota']} over quota"
                 )
     cadence, fixed = days["cadence"], days["fixed"]

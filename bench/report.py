@@ -458,6 +458,9 @@ def quota_section(quota: dict) -> str:
          spread(quota["fixed_requests_per_reading"], 2) if fixed else "not measured"],
         ["  its API requests / readings published",
          f"{number(fixed['requests'])} / {number(fixed['published'])}" if fixed else "-"],
+        ["coverage: readings made available that the topic holds",
+         covered(day)],
+        ["  the fixed-interval way", covered(fixed) if fixed else "not measured"],
         ["API requests", number(day["requests"])],
         ["readings published (committed in the topic)", number(day["published"])],
         ["distinct readings the API served", number(day["readings_served"])],
@@ -482,6 +485,16 @@ def quota_section(quota: dict) -> str:
         + "\n"
         + docstring(quota_efficiency)
         + "\n"
+    )
+
+
+def covered(run: dict) -> str:
+    """'100.00 % (2,686 of 2,686)', or 'not measured' for a run recorded before coverage."""
+    if "coverage_percent" not in run:
+        return "not measured"
+    return (
+        f"{number(run['coverage_percent'], 2)} % ({number(run['readings_covered'])} of "
+        f"{number(run['readings_available'])}), {number(run['duplicates'])} twice"
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import secrets
 import time
+from collections import Counter
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -53,6 +55,15 @@ class Topics:
         """How many committed records `topic` holds (read_committed, from the beginning)."""
         settings = {"bootstrap.servers": self.bootstrap_servers}
         return sum(1 for _ in read_to_end(settings, topic, TIMEOUT))
+
+    def committed_readings(self, topic: str) -> Counter:
+        """How many times `topic` holds each reading, (idx, observed_at), read_committed."""
+        settings = {"bootstrap.servers": self.bootstrap_servers}
+        readings: Counter = Counter()
+        for message in read_to_end(settings, topic, TIMEOUT):
+            record = json.loads(message.value())
+            readings[record["station"]["idx"], record["observed_at"]] += 1
+        return readings
 
     def delete(self, *topics: str) -> None:
         """Delete these topics and their `.latest` twins, if they exist."""

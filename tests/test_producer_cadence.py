@@ -22,6 +22,8 @@ from tests.kafka_cluster import free_base_port
 from tests.pipeline import (
     TOKEN,
     assert_exactly_once,
+    feed_line,
+    listed_stations,
     read_topic,
     readings_in,
     served_readings,
@@ -116,6 +118,47 @@ def test_a_changing_network_under_faults_is_published_exactly_once_within_the_qu
     assert metric(
         scraped, "aqistream_api_requests_total", kind="feed", outcome="unknown_station"
     ) <= 2 * len(vanishing)
+
+
+def test_listed_stations_followed_on_their_cadence_lose_no_reading(
+    workdir, topic_name, bootstrap_servers
+):
+    """Cadence-aware fetching of listed stations, from its first hours (while each station's
+    period and lag are learned) on: every reading the API made available (the simulator's
+    own record, whether or not anyone asked) and then replaced is published, once."""
+    with fast_simulator("--publication-lag") as sim:
+        stations = listed_stations(sim, "reporting", "official", 150) + listed_stations(
+            sim, "reporting", "crowd", 100
+        )
+        (workdir / "stations.txt").write_text("\n".join(feed_line(s) for s in stations) + "\n")
+        producer = start_producer(workdir, sim, topic_name, *PRODUCER)
+        wait_simulated(sim, 2.5 * 3600, "two and a half simulated hours")
+        ended = simulated_now(sim)
+        assert producer.stop(signal.SIGTERM) == 0, producer.stderr()
+        idxs = ",".join(str(s["idx"]) for s in stations)
+        available = sim.admin(
+            "GET", f"/admin/available?to={iso(ended)}&idx={idxs}&format=readings"
+        )["readings"]
+        served = served_readings(sim)
+        tokens = sim.admin("GET", "/admin/served")["tokens"][TOKEN]
+    published = readings_in(read_topic(bootstrap_servers, topic_name))
+    assert_exactly_once(published, served)
+    newest: dict[int, dict] = {}
+    replaced = []  # readings the API no longer serves: one not published is lost for good
+    for reading in sorted(available, key=lambda r: (r["idx"], r["observed_at"])):
+        if reading["idx"] in newest:
+            replaced.append(newest[reading["idx"]])
+        newest[reading["idx"]] = reading
+    assert len(replaced) > 1.5 * len(stations)  # every station reported twice or more
+    lost = [r for r in replaced if (r["idx"], r["observed_at"]) not in published]
+    assert not lost, f"{len(lost)} readings made available, replaced, never published: {lost[:5]}"
+    # The newest ones too, unless they appeared just before the end (looks back off to half
+    # an hour at most once a reading is late).
+    late = [r for r in newest.values() if r["available_at"] < iso(ended - 2400)]
+    assert all((r["idx"], r["observed_at"]) in published for r in late)
+    assert tokens["over_quota"] == 0
+    # Far fewer requests than the fixed way's ~6 per reading.
+    assert tokens["requests"] < 2.5 * len(published)
 
 
 class MapDownProxy(http.server.ThreadingHTTPServer):
