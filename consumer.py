@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Print air-quality readings as they arrive in Kafka.
+"""Print air-quality readings as they arrive in Kafka, or store them in a database.
 
     python consumer.py [CONFIG] [--format pretty|json] [--from-beginning] [--snapshot]
+    python consumer.py [CONFIG] --store [URL] [--from-beginning]
 
 Exit codes: 0 done (stopped, --max-records or --idle-timeout reached), 1 runtime failure,
 2 bad usage or configuration.
@@ -20,7 +21,11 @@ from confluent_kafka import KafkaException
 from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import ConfigError, read_kafka_config
 from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
-from aqistream.logs import setup_logging
+from aqistream.logs import redact, setup_logging
+from aqistream.store import open_store
+from aqistream.store.sink import DEFAULT_GROUP as STORE_GROUP
+from aqistream.store.sink import StoreOptions, StoringConsumer
+from aqistream.store.url import DEFAULT_STORE, FORMS, parse_store_url
 
 log = logging.getLogger("aqistream.consumer")
 
@@ -39,7 +44,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--topic", default="air_quality_index", help="(default %(default)s)")
     parser.add_argument(
         "--group",
-        help="consumer group id (default: group.id in [consumer], else aqi-stream-consumer)",
+        help="consumer group id (default: group.id in [consumer], else aqi-stream-consumer; "
+        f"with --store, {STORE_GROUP})",
+    )
+    parser.add_argument(
+        "--store",
+        nargs="?",
+        const=DEFAULT_STORE,
+        metavar="URL",
+        help=f"store every reading in a database instead of printing it: {FORMS} "
+        f"(default {DEFAULT_STORE})",
     )
     parser.add_argument(
         "--from-beginning", action="store_true", help="start from the earliest reading"
@@ -47,8 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--format",
         choices=("pretty", "json"),
-        default="pretty",
-        help="pretty: one aligned line per reading; json: one JSON record per line",
+        help="pretty (the default): one aligned line per reading; json: one JSON record per line",
     )
     parser.add_argument(
         "--station",
@@ -77,17 +90,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
     loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.store is not None:
+        for option, given in (
+            ("--format", args.format),
+            ("--snapshot", args.snapshot),
+            ("--min-aqi", args.min_aqi),
+        ):
+            if given not in (None, False):
+                parser.error(f"{option} is for printing; --store keeps every reading")
+    return args
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.store is not None:
+        return store(args)
     setup_logging(-1 if args.quiet else args.verbose)
     options = ConsumerOptions(
         topic=args.topic,
         group=args.group,
         from_beginning=args.from_beginning,
-        format=args.format,
+        format=args.format or "pretty",
         stations=args.station,
         min_aqi=args.min_aqi,
         snapshot=args.snapshot,
@@ -118,6 +142,45 @@ def main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
+    return 0
+
+
+def store(args: argparse.Namespace) -> int:
+    """--store: every committed reading into the database, exactly once."""
+    try:
+        url = parse_store_url(args.store)
+    except ConfigError as error:
+        print(f"consumer.py: {error}", file=sys.stderr)
+        return 2
+    setup_logging(-1 if args.quiet else args.verbose, url.secrets)
+    options = StoreOptions(
+        topic=args.topic,
+        group=args.group,
+        from_beginning=args.from_beginning,
+        stations=args.station,
+        max_records=args.max_records,
+        idle_timeout=args.idle_timeout,
+    )
+    stop = threading.Event()
+    stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
+    try:
+        config = read_kafka_config(args.config)
+        consumer = StoringConsumer(config, options, open_store(url), stop)
+        log.info(
+            "storing %s from %s into %s as group %s",
+            args.topic,
+            config.bootstrap_servers,
+            url.shown,
+            consumer.group,
+        )
+        progress = consumer.run()
+    except ConfigError as error:
+        print(f"consumer.py: {redact(str(error), url.secrets)}", file=sys.stderr)
+        return 2
+    except KafkaException as error:
+        print(f"consumer.py: Kafka failed: {error.args[0].str()}", file=sys.stderr)
+        return 1
+    log.info(progress.summary(consumer.clock()))
     return 0
 
 

@@ -1,0 +1,493 @@
+"""The storing consumer: committed records of a topic into a database, exactly once.
+
+Kafka's "storing offsets outside Kafka": each batch's rows and the offsets they reach are
+written in one database transaction, and on assignment each partition is read from the
+offset the database holds, not Kafka's. A batch moves a partition's stored offset on only
+from where this instance believes it is (compare and set), so an instance that lost a
+partition to another can neither store its rows a second time nor move its offset
+backwards; the primary key with ON CONFLICT DO NOTHING is the second guard. After each
+commit the offsets are also stored in Kafka (committed every second), so lag tools such as
+kafka-consumer-groups show progress; the database stays the source of truth.
+
+A database that refuses writes or goes away: said once; the partitions are paused and the
+consumer keeps polling (so the group keeps it), the same batch is retried with backoff,
+and everything resumes when it succeeds. SIGINT/SIGTERM: the open batch is committed (or,
+if the database cannot take it, rolled back: re-read next time), the group left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+
+from aqistream.config import KafkaConfig
+from aqistream.kafka.consume import GroupConsumer
+from aqistream.record import InvalidRecord
+from aqistream.render import record_matches
+from aqistream.store.database import (
+    Batch,
+    DatabaseUnavailable,
+    DataRefused,
+    SqlStore,
+    StaleOffsets,
+    Written,
+)
+from aqistream.store.kinds import kind_for_topic
+from aqistream.store.progress import Progress, backlog_share
+from aqistream.store.rows import rejected_row
+
+log = logging.getLogger("aqistream.store")
+
+DEFAULT_GROUP = "aqi-stream-store"
+FETCH = 5000  # messages taken from the client at once
+# A batch is written when it holds this many messages, when it is this old, or as soon as
+# nothing more has arrived: large during a backfill, a fraction of a second when live.
+FLUSH_MESSAGES = 20000
+FLUSH_SECONDS = 1.0
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 10.0
+STOPPED = object()  # what with_database returns when a signal came while it waited
+
+
+@dataclass
+class StoreOptions:
+    topic: str = "air_quality_index"
+    group: str | None = None
+    from_beginning: bool = False
+    stations: list[str] = field(default_factory=list)
+    max_records: int | None = None
+    idle_timeout: float | None = None
+
+
+class StoringConsumer(GroupConsumer):
+    default_group = DEFAULT_GROUP
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        options: StoreOptions,
+        store: SqlStore,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.kind = kind_for_topic(options.topic)
+        super().__init__(config, options.topic, options.group, options.idle_timeout, stop, clock)
+        self.options = options
+        self.store = store
+        # Partitions placed at the database's offsets: the next offset to add to a batch,
+        # and where the database says this instance is (the start of the open batch).
+        self.positions: dict[int, int] = {}
+        self.stored: dict[int, int] = {}
+        self.starts: dict[int, int] = {}  # where this run started, for the backlog share
+        self.unplaced: set[int] = set()  # assigned while the database could not say where
+        self.batch = Batch()
+        self.batch_since: float | None = None
+        self.records = 0  # valid records handled (for --max-records)
+        self.database_problem: str | None = None
+        self.paused = False
+        self.progress = Progress(self.kind.noun, clock())
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> Progress:
+        try:
+            if self.with_database(self.store.open) is STOPPED:
+                return self.progress
+            self.consumer.subscribe(
+                [self.topic],
+                on_assign=self.on_assign,
+                on_revoke=self.on_revoke,
+                on_lost=self.on_lost,
+            )
+            while not self.stop.is_set() and not self.done():
+                if self.unplaced:
+                    self.place()
+                messages = self.fetch(FETCH)
+                for message in messages:
+                    self.add(message)
+                    if self.done():
+                        break
+                if self.batch and (not messages or self.batch_full()):
+                    self.flush()
+                self.report_progress()
+                if not messages and self.idle_for_too_long():
+                    break
+            if self.batch:
+                self.flush(once=self.stop.is_set())
+        finally:
+            self.close("may store the last few readings again")  # Kafka's copy only
+            self.store.close()
+        return self.progress
+
+    def done(self) -> bool:
+        limit = self.options.max_records
+        return limit is not None and self.records >= limit
+
+    def batch_full(self) -> bool:
+        return (
+            self.batch.messages >= FLUSH_MESSAGES
+            or self.clock() - (self.batch_since or self.clock()) >= FLUSH_SECONDS
+            or self.done()
+        )
+
+    # ------------------------------------------------------------ partitions
+
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.joined()
+        numbers = [p.partition for p in partitions]
+        try:
+            starts = self.start_offsets(consumer, numbers)
+        except (DatabaseUnavailable, KafkaException) as problem:
+            # Held (paused) until the database can say where to start; Kafka keeps the
+            # assignment meanwhile.
+            if isinstance(problem, DatabaseUnavailable):
+                self.database_trouble(problem)
+            consumer.assign(partitions)
+            consumer.pause(partitions)
+            self.unplaced.update(numbers)
+            return
+        consumer.assign([TopicPartition(self.topic, p, starts[p]) for p in numbers])
+        self.placed(starts)
+
+    def place(self) -> None:
+        """Seek the partitions assigned during an outage to the database's offsets."""
+        numbers = sorted(self.unplaced)
+        try:
+            starts = self.start_offsets(self.consumer, numbers)
+        except DatabaseUnavailable as problem:
+            self.database_trouble(problem)
+            self.keep_polling(RETRY_FIRST_SECONDS)
+            return
+        except KafkaException:
+            return  # asked again on the next round
+        for partition in numbers:
+            self.consumer.seek(TopicPartition(self.topic, partition, starts[partition]))
+        self.consumer.resume([TopicPartition(self.topic, p) for p in numbers])
+        self.unplaced.difference_update(numbers)
+        self.database_fine()
+        self.placed(starts)
+
+    def start_offsets(self, consumer: Consumer, partitions: list[int]) -> dict[int, int]:
+        """The database's offset of each partition for this group; where it has none, the
+        beginning (--from-beginning, or auto.offset.reset=earliest) or the end, recorded
+        in the database at once so the next run resumes from there."""
+        stored = self.store.offsets(self.group, self.topic)
+        missing = [p for p in partitions if p not in stored]
+        if missing:
+            earliest = self.options.from_beginning or self.settings["auto.offset.reset"] in (
+                "earliest",
+                "smallest",
+                "beginning",
+            )
+            where = OFFSET_BEGINNING if earliest else OFFSET_END
+            found = self.offsets_at(consumer, {(self.topic, p): where for p in missing})
+            fresh = {}
+            for partition in missing:
+                if (self.topic, partition) in found:
+                    fresh[partition] = found[self.topic, partition]
+                else:
+                    low, high = consumer.get_watermark_offsets(
+                        TopicPartition(self.topic, partition), timeout=10
+                    )
+                    fresh[partition] = low if earliest else high
+            stored = self.store.claim(self.group, self.topic, fresh)
+            self.describe_start(missing, stored, "the beginning" if earliest else "the end")
+        known = [p for p in partitions if p not in missing]
+        if known:
+            self.describe_start(known, stored, None)
+        return {p: stored[p] for p in partitions}
+
+    def describe_start(self, partitions: list[int], stored: dict, fresh: str | None) -> None:
+        where = ", ".join(f"{p}@{stored[p]}" for p in sorted(partitions))
+        if fresh is None:
+            log.info("partitions %s: from the offsets stored in the database", where)
+        else:
+            log.info("partitions %s: new to the database for this group, from %s", where, fresh)
+
+    def placed(self, starts: dict[int, int]) -> None:
+        for partition, offset in starts.items():
+            self.positions[partition] = offset
+            self.stored[partition] = offset
+            self.starts.setdefault(partition, offset)
+
+    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Write the open batch before the partitions go (once: if the database cannot
+        take it now, drop it; the new owner reads it again from the database's offsets)."""
+        if self.batch and self.database_problem is None:
+            self.flush(once=True)
+        self.forget({p.partition for p in partitions})
+
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The group gave the partitions to another member already: write nothing of them."""
+        self.forget({p.partition for p in partitions})
+
+    def forget(self, partitions: set[int]) -> None:
+        self.batch = self.batch.without(partitions, self.kind)
+        for partition in partitions:
+            self.positions.pop(partition, None)
+            self.stored.pop(partition, None)
+            self.unplaced.discard(partition)
+
+    # ------------------------------------------------------------ messages into a batch
+
+    def add(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            self.report_error(error)
+            return
+        self.problem_solved()
+        partition, offset = message.partition(), message.offset()
+        position = self.positions.get(partition)
+        # Not placed yet, or fetched before a seek: read again from the right place.
+        if position is None or offset < position:
+            return
+        self.positions[partition] = offset + 1
+        value = message.value()
+        try:
+            record = self.kind.decode(value)
+            row = self.kind.row(record, partition, offset)
+        except InvalidRecord as problem:
+            log.warning(
+                "rejecting an invalid record at %s partition %d offset %d: %s",
+                self.topic,
+                partition,
+                offset,
+                problem,
+            )
+            rejected = rejected_row(self.topic, partition, offset, str(problem), value)
+            self.batch.rejected.append(rejected)
+        else:
+            self.records += 1
+            if record_matches(record, self.options.stations, None):
+                self.batch.rows.append(row)
+                self.batch.urls[record["station"]["idx"]] = record["station"]["url"]
+        if not self.batch:
+            self.batch_since = self.clock()
+        self.batch.advance(partition, self.stored[partition], offset)
+
+    # ------------------------------------------------------------ batches into the database
+
+    def flush(self, once: bool = False, split: bool = True) -> None:
+        """Write the open batch; with `once`, try once and drop it if the database cannot
+        take it (it is read again from the database's offsets next time). A batch the
+        database refuses is split into its messages (`split`), else DataRefused is raised."""
+        while self.batch:
+            try:
+                if once:
+                    written = self.store.write(self.group, self.topic, self.kind, self.batch)
+                else:
+                    written = self.with_database(
+                        lambda: self.store.write(self.group, self.topic, self.kind, self.batch)
+                    )
+                    if written is STOPPED:
+                        self.batch = Batch()  # rolled back: read again next time
+                        return
+            except StaleOffsets as stale:
+                self.moved_on_elsewhere(stale.partitions)
+                continue
+            except DataRefused as refused:
+                if not split:
+                    raise
+                self.write_one_by_one(refused)
+                return
+            except DatabaseUnavailable as problem:
+                log.warning(
+                    "database %s unavailable (%s): %d messages not stored now, to be read "
+                    "again from the database's offsets",
+                    self.store.url.shown,
+                    problem,
+                    self.batch.messages,
+                )
+                self.batch = Batch()
+                return
+            self.written(self.batch, written)
+
+    def written(self, batch: Batch, written: Written) -> None:
+        self.batch = Batch()
+        self.batch_since = None
+        self.progress.stored += written.inserted
+        self.progress.already += written.already
+        self.progress.rejected += written.rejected
+        self.progress.stations |= written.stations
+        for partition, (_, next_offset) in batch.offsets.items():
+            self.stored[partition] = next_offset
+        self.store_in_kafka(batch)
+
+    def store_in_kafka(self, batch: Batch) -> None:
+        """Kafka's copy of the offsets, for lag tools; the database's are the ones used."""
+        offsets = [
+            TopicPartition(self.topic, p, span[1])
+            for p, span in batch.offsets.items()
+            if p in self.positions
+        ]
+        try:
+            if offsets:
+                self.consumer.store_offsets(offsets=offsets)
+        except KafkaException:
+            pass  # a partition revoked meanwhile: its new owner stores its own
+
+    def moved_on_elsewhere(self, partitions: dict[int, int | None]) -> None:
+        """Another instance of the group stored these partitions further: drop this
+        batch's part of them and read on from what the database holds."""
+        for partition, stored in sorted(partitions.items()):
+            log.warning(
+                "partition %d: another instance of group %s stored it up to offset %s "
+                "(this one was at %s); dropping this batch's part of it and reading on from "
+                "the database's offset",
+                partition,
+                self.group,
+                stored,
+                self.stored.get(partition),
+            )
+        self.batch = self.batch.without(set(partitions), self.kind)
+        for partition, stored in partitions.items():
+            if stored is None or partition not in self.positions:
+                self.forget({partition})
+                continue
+            self.positions[partition] = self.stored[partition] = stored
+            try:
+                self.consumer.seek(TopicPartition(self.topic, partition, stored))
+            except KafkaException:
+                self.forget({partition})
+
+    def write_one_by_one(self, refused: DataRefused) -> None:
+        """The database refused something in the batch: write its messages one at a time,
+        each in its own transaction, and reject the ones it refuses (so one record that
+        cannot be stored never blocks its partition)."""
+        log.warning(
+            "the database refused a batch (%s); storing its %d messages one at a time",
+            refused,
+            self.batch.messages,
+        )
+        batch, self.batch = self.batch, Batch()
+        partition_of, offset_of = self.kind.partition_column, self.kind.offset_column
+        items: dict[int, list[tuple[int, tuple | None, tuple | None]]] = {}
+        for row in batch.rows:
+            items.setdefault(row[partition_of], []).append((row[offset_of], row, None))
+        for rejected in batch.rejected:
+            items.setdefault(rejected[1], []).append((rejected[2], None, rejected))
+        for partition, (_, end) in batch.offsets.items():
+            steps = sorted(items.get(partition, []), key=lambda item: item[0])
+            steps.append((end - 1, None, None))  # the rest of the span: filtered messages
+            for offset, row, rejected in steps:
+                if partition not in self.positions:
+                    break  # revoked meanwhile
+                single = Batch(
+                    [row] if row else [],
+                    batch.urls,
+                    [rejected] if rejected else [],
+                    {partition: [self.stored[partition], offset + 1]},
+                )
+                self.batch = single
+                try:
+                    self.flush(split=False)
+                except DataRefused as problem:
+                    reason = f"the database refused it: {problem}"
+                    log.warning(
+                        "rejecting the record at %s partition %d offset %d: %s",
+                        self.topic,
+                        partition,
+                        offset,
+                        reason,
+                    )
+                    single.rows = []
+                    single.rejected = [rejected_row(self.topic, partition, offset, reason, None)]
+                    self.batch = single
+                    self.flush()
+
+    # ------------------------------------------------------------ the database away
+
+    def with_database(self, action: Callable):
+        """`action()`, retried until the database takes it; STOPPED if a signal came first.
+
+        Meanwhile the partitions are paused and the consumer keeps polling Kafka, so the
+        group does not drop it.
+        """
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                result = action()
+            except DatabaseUnavailable as problem:
+                self.database_trouble(problem)
+                if not self.keep_polling(delay):
+                    return STOPPED
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            self.database_fine()
+            return result
+
+    def database_trouble(self, problem: DatabaseUnavailable) -> None:
+        if self.database_problem is None:
+            log.warning(
+                "database %s unavailable (%s); waiting for it (the same messages are stored "
+                "once it is back)",
+                self.store.url.shown,
+                problem,
+            )
+            self.database_problem = str(problem)
+        if not self.paused and self.assigned:
+            try:
+                self.consumer.pause(self.consumer.assignment())
+                self.paused = True
+            except KafkaException:
+                pass
+
+    def database_fine(self) -> None:
+        if self.database_problem is not None:
+            log.info("database %s is back: storing again", self.store.url.shown)
+            self.database_problem = None
+        if self.paused:
+            placed = [TopicPartition(self.topic, p) for p in self.positions]
+            self.consumer.resume(placed)
+            self.paused = False
+
+    def keep_polling(self, seconds: float) -> bool:
+        """Poll Kafka for `seconds` (rebalances, heartbeats), adding what still arrives;
+        False when a signal came."""
+        deadline = self.clock() + seconds
+        while not self.stop.is_set():
+            left = deadline - self.clock()
+            if left <= 0:
+                return True
+            for message in self.consumer.consume(FETCH, timeout=min(left, 0.5)):
+                self.add(message)
+        return False
+
+    # ------------------------------------------------------------ progress
+
+    def report_progress(self) -> None:
+        now = self.clock()
+        if not self.progress.due(now):
+            return
+        behind, ends = self.behind()
+        share = backlog_share(self.starts, self.positions, ends) if behind else None
+        log.info(self.progress.line(now, behind, share))
+
+    def behind(self) -> tuple[int | None, dict[int, int]]:
+        """Messages from this run's positions to the end of the topic (the client's last
+        known high watermarks: no request to the broker)."""
+        ends = {}
+        for partition, position in self.positions.items():
+            try:
+                _, high = self.consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), cached=True
+                )
+            except KafkaException:
+                return None, {}
+            if high < 0:
+                return None, {}
+            ends[partition] = max(high, position)
+        if not ends:
+            return None, {}
+        return sum(ends[p] - self.positions[p] for p in ends), ends
