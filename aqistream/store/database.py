@@ -79,6 +79,19 @@ class Batch:
             self.messages,  # only a count for progress lines
         )
 
+    def followed_by(self, later: Batch) -> Batch:
+        """This batch and `later`, which starts in each partition where this one ends."""
+        offsets = {p: list(span) for p, span in self.offsets.items()}
+        for partition, (start, next_offset) in later.offsets.items():
+            offsets.setdefault(partition, [start, next_offset])[1] = next_offset
+        return Batch(
+            self.rows + later.rows,
+            {**self.urls, **later.urls},
+            self.rejected + later.rejected,
+            offsets,
+            self.messages + later.messages,
+        )
+
     def __bool__(self) -> bool:
         return bool(self.offsets)
 

@@ -9,12 +9,14 @@ rather than failing its whole batch again and again.
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
+from math import isfinite
 from typing import Any
 
 from aqistream.record import InvalidRecord, Record
 from aqistream.store.schema import IAQI_COLUMNS, READINGS
+
+fromisoformat = datetime.fromisoformat
 
 INT32 = 2**31
 # The first bytes of a rejected message kept in `rejected.first_bytes`.
@@ -30,33 +32,51 @@ def reading_row(record: Record, partition: int, offset: int) -> tuple:
     """The `readings` row of a v1 record read at (partition, offset), in column order.
 
     Raises InvalidRecord for a record that decodes but that no database could store.
+    (It runs once per message of a backfill: kept lean.)
     """
     station = record["station"]
-    idx = _int32(station["idx"], "station.idx")
+    idx = station["idx"]
+    if not -INT32 <= idx < INT32:
+        raise InvalidRecord(f"station.idx {idx} does not fit a database integer")
     aqi = record["aqi"]
-    if aqi is not None:
-        aqi = _int32(aqi, "aqi")
-    for field in ("observed_at", "observed_local", "fetched_at"):
-        _check_time(record[field], field)
+    if aqi is not None and not -INT32 <= aqi < INT32:
+        raise InvalidRecord(f"aqi {aqi} does not fit a database integer")
+    observed_at, observed_local, fetched_at = (
+        record["observed_at"],
+        record["observed_local"],
+        record["fetched_at"],
+    )
+    try:
+        # decode_record checked the format; this checks the dates exist (no 2026-02-30).
+        fromisoformat(observed_at), fromisoformat(observed_local), fromisoformat(fetched_at)
+    except ValueError:
+        raise InvalidRecord(
+            f"a time of the record is not a real date and time: {observed_at!r}, "
+            f"{observed_local!r}, {fetched_at!r}"
+        ) from None
     geo = station["geo"]
-    lat, lng = _coordinates(geo) if geo is not None else (None, None)
+    if geo is not None and len(geo) == 2:
+        lat, lng = _number(geo[0]), _number(geo[1])
+    else:
+        lat = lng = None
     iaqi = record["iaqi"]
     return (
         idx,
-        record["observed_at"],
-        record["observed_local"],
+        observed_at,
+        observed_local,
         _text(station["name"]),
         lat,
         lng,
         aqi,
         _text(record["dominant_pollutant"]),
-        *(_number(iaqi.get(name)) for name in IAQI_COLUMNS),
+        *[value if type(value) is float and isfinite(value) else _number(value)
+          for value in map(iaqi.get, IAQI_COLUMNS)],
         _json(iaqi),
-        _json(record["attributions"]),
-        record["fetched_at"],
+        _attributions_json(record["attributions"]),
+        fetched_at,
         partition,
         offset,
-    )
+    )  # fmt: skip
 
 
 def station_rows(readings: list[tuple], urls: dict[int, str | None]) -> list[tuple]:
@@ -92,32 +112,12 @@ def rejected_row(topic: str, partition: int, offset: int, reason: str, value: by
 # ------------------------------------------------------------ what a database accepts
 
 
-def _int32(value: int, field: str) -> int:
-    if not -INT32 <= value < INT32:
-        raise InvalidRecord(f"{field} {value} does not fit a database integer")
-    return value
-
-
-def _check_time(text: str, field: str) -> None:
-    # decode_record checked the format; this checks the date exists (no 2026-02-30).
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidRecord(f"{field} {text!r} is not a real date and time") from None
-
-
-def _coordinates(geo: list) -> tuple[float | None, float | None]:
-    if len(geo) != 2:
-        return None, None
-    lat, lng = (_number(value) for value in geo)
-    return lat, lng
-
-
 def _number(value: Any) -> int | float | None:
-    """A finite number, else None (JSON allows 1e999, which Python reads as infinity)."""
+    """A finite number a REAL / double precision column holds, else None (JSON allows
+    1e999, which Python reads as infinity, and integers of any size)."""
     if type(value) is int:
-        return float(value) if -(2**53) <= value <= 2**53 else None
-    if type(value) is float and math.isfinite(value):
+        return value if -(2**53) <= value <= 2**53 else None
+    if type(value) is float and isfinite(value):
         return value
     return None
 
@@ -135,6 +135,10 @@ def _text(value: str | None) -> str | None:
     return value
 
 
+# One encoder, made once: json.dumps with options builds a new one for every call.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def _json(value: Any) -> str:
     """Compact JSON text both databases store (PostgreSQL's jsonb refuses \\u0000)."""
     try:
@@ -146,8 +150,26 @@ def _json(value: Any) -> str:
     return text
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# A station's attributions rarely change: their JSON is kept, by content.
+_ATTRIBUTIONS: dict[tuple, str] = {}
+_ATTRIBUTIONS_KEPT = 10_000
+
+
+def _attributions_json(attributions: list) -> str:
+    try:
+        key = tuple((item["name"], item["url"]) for item in attributions if len(item) == 2)
+    except (TypeError, KeyError):  # not the {"name", "url"} objects of the contract
+        return _json(attributions)
+    if len(key) != len(attributions) or not all(
+        type(name) is str and (url is None or type(url) is str) for name, url in key
+    ):
+        return _json(attributions)
+    text = _ATTRIBUTIONS.get(key)
+    if text is None:
+        if len(_ATTRIBUTIONS) >= _ATTRIBUTIONS_KEPT:
+            _ATTRIBUTIONS.clear()
+        text = _ATTRIBUTIONS[key] = _json(attributions)
+    return text
 
 
 def _storable(value: Any) -> Any:
@@ -157,6 +179,6 @@ def _storable(value: Any) -> Any:
         return [_storable(item) for item in value]
     if isinstance(value, str):
         return _text(value)
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not isfinite(value):
         return None
     return value

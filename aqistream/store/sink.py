@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
@@ -93,6 +94,10 @@ class StoringConsumer(GroupConsumer):
         self.unplaced: set[int] = set()  # assigned while the database could not say where
         self.batch = Batch()
         self.batch_since: float | None = None
+        # The batch being written by the writer thread. Every other use of the database
+        # waits for it first (settle), so the connection is never used by two at once.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self.in_flight: tuple[Batch, Future] | None = None
         self.records = 0  # valid records handled (for --max-records)
         self.database_problem: str | None = None
         self.paused = False
@@ -119,15 +124,17 @@ class StoringConsumer(GroupConsumer):
                     if self.done():
                         break
                 if self.batch and (not messages or self.batch_full()):
-                    self.flush()
+                    self.submit()
                 self.report_progress()
                 if not messages and self.idle_for_too_long():
                     break
-            if self.batch:
-                self.flush(once=self.stop.is_set())
+            self.flush(once=self.stop.is_set())
         finally:
-            self.close("may store the last few readings again")  # Kafka's copy only
-            self.store.close()
+            try:
+                self.writer.shutdown(wait=True)
+                self.close("may store the last few readings again")  # Kafka's copy only
+            finally:
+                self.store.close()
         return self.progress
 
     def done(self) -> bool:
@@ -182,6 +189,7 @@ class StoringConsumer(GroupConsumer):
         """The database's offset of each partition for this group; where it has none, the
         beginning (--from-beginning, or auto.offset.reset=earliest) or the end, recorded
         in the database at once so the next run resumes from there."""
+        self.settle()
         stored = self.store.offsets(self.group, self.topic)
         missing = [p for p in partitions if p not in stored]
         if missing:
@@ -224,7 +232,7 @@ class StoringConsumer(GroupConsumer):
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Write the open batch before the partitions go (once: if the database cannot
         take it now, drop it; the new owner reads it again from the database's offsets)."""
-        if self.batch and self.database_problem is None:
+        if self.database_problem is None:
             self.flush(once=True)
         self.forget({p.partition for p in partitions})
 
@@ -278,10 +286,40 @@ class StoringConsumer(GroupConsumer):
 
     # ------------------------------------------------------------ batches into the database
 
+    def submit(self) -> None:
+        """Hand the open batch to the writer thread and go on reading: the database
+        writes one batch while the next is decoded. One batch at most is in flight."""
+        self.settle()
+        batch, self.batch = self.batch, Batch()
+        self.batch_since = None
+        # Where this instance will be once it commits: the next batch starts there.
+        for partition, (_, next_offset) in batch.offsets.items():
+            self.stored[partition] = next_offset
+        write = self.writer.submit(self.store.write, self.group, self.topic, self.kind, batch)
+        self.in_flight = (batch, write)
+
+    def settle(self, once: bool = False) -> None:
+        """Wait for the batch in flight. If it failed, it goes back in front of the open
+        batch (which starts where it ends) and the two are written the synchronous way
+        (`once`: see flush)."""
+        if self.in_flight is None:
+            return
+        batch, write = self.in_flight
+        self.in_flight = None
+        try:
+            written = write.result()
+        except (StaleOffsets, DataRefused, DatabaseUnavailable):
+            self.batch = batch.followed_by(self.batch)
+            self.flush(once)
+            return
+        self.written(batch, written)
+
     def flush(self, once: bool = False, split: bool = True) -> None:
-        """Write the open batch; with `once`, try once and drop it if the database cannot
-        take it (it is read again from the database's offsets next time). A batch the
-        database refuses is split into its messages (`split`), else DataRefused is raised."""
+        """Write the open batch, now; with `once`, try once and drop it if the database
+        cannot take it (it is read again from the database's offsets next time). A batch
+        the database refuses is split into its messages (`split`), else DataRefused is
+        raised."""
+        self.settle(once)
         while self.batch:
             try:
                 if once:
@@ -311,17 +349,18 @@ class StoringConsumer(GroupConsumer):
                 )
                 self.batch = Batch()
                 return
-            self.written(self.batch, written)
+            batch, self.batch = self.batch, Batch()
+            self.batch_since = None
+            self.written(batch, written)
 
     def written(self, batch: Batch, written: Written) -> None:
-        self.batch = Batch()
-        self.batch_since = None
         self.progress.stored += written.inserted
         self.progress.already += written.already
         self.progress.rejected += written.rejected
         self.progress.stations |= written.stations
         for partition, (_, next_offset) in batch.offsets.items():
-            self.stored[partition] = next_offset
+            if partition in self.stored:
+                self.stored[partition] = max(self.stored[partition], next_offset)
         self.store_in_kafka(batch)
 
     def store_in_kafka(self, batch: Batch) -> None:

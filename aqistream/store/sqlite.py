@@ -35,9 +35,13 @@ NOT_A_DATABASE = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 class SqliteStore(SqlStore):
     def connect(self) -> sqlite3.Connection:
-        # isolation_level=None: this code says BEGIN and COMMIT itself.
+        # isolation_level=None: this code says BEGIN and COMMIT itself. The sink's writer
+        # thread writes the batches, one at a time, never at once with the main thread.
         connection = sqlite3.connect(
-            self.url.target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            self.url.target,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
         )
         try:
             connection.execute("PRAGMA journal_mode=WAL")
