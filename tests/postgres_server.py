@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -129,5 +130,4 @@ def create_database(admin_url: str) -> str:
     name = f"aqi_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')  # an identifier, not a value
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{name}"
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))

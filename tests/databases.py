@@ -1,0 +1,165 @@
+"""The databases the store tests write to, read back the way a user would query them.
+
+`query()` runs SQL on a --store URL and returns rows with the two dialects' types made
+alike (PostgreSQL's timestamptz as SQLite's UTC text, its date as text, jsonb and JSON text
+as Python values), so one assertion checks both.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+from aqistream.record import encode_record, record_key
+from tests.pipeline import run_script, script_env, start_script
+
+JSON_COLUMNS = {"iaqi", "attributions"}
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"  # an absolute path: four slashes in all
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[dict]:
+    """Rows of `sql` as dicts, values normalised across the two dialects."""
+    if url.startswith("sqlite:///"):
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            cursor = connection.execute(sql, params)
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        finally:
+            connection.close()
+    else:
+        with psycopg.connect(url, autocommit=True) as connection:
+            cursor = connection.execute(sql.replace("?", "%s"), params)
+            names = [column.name for column in cursor.description]
+            rows = cursor.fetchall()
+    return [
+        {name: normalised(name, value) for name, value in zip(names, row, strict=True)}
+        for row in rows
+    ]
+
+
+def normalised(name: str, value):
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC)
+        if utc.microsecond:
+            return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+        return f"{utc:%Y-%m-%dT%H:%M:%SZ}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if name in JSON_COLUMNS and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def stored_readings(url: str) -> Counter:
+    """How many rows each (station_idx, observed_at) has (the key makes it at most 1)."""
+    rows = query(url, "SELECT station_idx, observed_at FROM readings")
+    return Counter((row["station_idx"], row["observed_at"]) for row in rows)
+
+
+def stored_offsets(url: str, group: str, topic: str) -> dict[int, int]:
+    rows = query(
+        url,
+        "SELECT kafka_partition, next_offset FROM consumer_offsets WHERE group_id = ? "
+        "AND topic = ?",
+        (group, topic),
+    )
+    return {row["kafka_partition"]: row["next_offset"] for row in rows}
+
+
+# ------------------------------------------------------------ consumer.py --store
+
+
+def store_args(topic: str, group: str, url: str, *args: str) -> tuple[str, ...]:
+    return ("config.ini", "--topic", topic, "--group", group, "--store", url, *args)
+
+
+def run_store(workdir: Path, topic: str, group: str, url: str, *args: str, timeout: float = 120):
+    return run_script(
+        "consumer.py", *store_args(topic, group, url, *args), env=script_env(None),
+        cwd=workdir, timeout=timeout,
+    )  # fmt: skip
+
+
+def start_store(workdir: Path, topic: str, group: str, url: str, *args: str):
+    return start_script(
+        "consumer.py", *store_args(topic, group, url, *args), env=script_env(None), cwd=workdir
+    )
+
+
+# ------------------------------------------------------------ a history to backfill
+
+STATION_NAMES = ("Zürich-Kaserne", "Genève-Necker", "Basel-St. Johann", "Lugano-Università",
+                 "Bern-Bollwerk", "Lausanne-César-Roux", "Neuchâtel-Jeunes-Rives")  # fmt: skip
+
+
+def history(stations: int, hours: int, seed: int = 1) -> list[dict]:
+    """`hours` hours of valid v1 records for `stations` stations (about a third of them
+    crowd stations, with negative idx), hour by hour, with realistic values."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    places = []
+    for number in range(stations):
+        idx = -(100_000 + number) if number % 3 == 2 else 7_000 + number
+        name = f"{STATION_NAMES[number % len(STATION_NAMES)]} {number}, Switzerland"
+        offset = timedelta(hours=(number % 5) - 1)  # some stations east, some west of UTC
+        places.append((idx, name, round(rng.uniform(45.8, 47.8), 3),
+                       round(rng.uniform(5.9, 10.5), 3), offset, rng.uniform(10, 120)))  # fmt: skip
+    records = []
+    for hour in range(hours):
+        observed = start + timedelta(hours=hour)
+        for idx, name, lat, lng, offset, level in places:
+            pm25 = max(1, round(level * rng.uniform(0.6, 1.4)))
+            iaqi = {"pm25": pm25, "pm10": max(1, round(pm25 * 0.4)),
+                    "o3": round(rng.uniform(2, 40), 1), "t": round(rng.uniform(-8, 12), 1),
+                    "h": rng.randint(40, 99), "p": round(rng.uniform(990, 1030), 1),
+                    "w": round(rng.uniform(0, 9), 1)}  # fmt: skip
+            if idx > 0:
+                iaqi["no2"] = round(rng.uniform(1, 30), 1)
+            aqi = None if rng.random() < 0.02 else max(iaqi["pm25"], iaqi["pm10"])
+            local = (observed + offset).replace(tzinfo=None)
+            records.append(
+                {
+                    "schema_version": 1,
+                    "source": "waqi",
+                    "station": {
+                        "idx": idx,
+                        "name": name,
+                        "geo": [lat, lng],
+                        "url": f"https://aqicn.org/station/@{abs(idx)}/",
+                        "query": f"@{idx}",
+                    },  # fmt: skip
+                    "observed_at": f"{observed:%Y-%m-%dT%H:%M:%SZ}",
+                    "observed_local": f"{local:%Y-%m-%dT%H:%M:%S}{offset_text(offset)}",
+                    "aqi": aqi,
+                    "dominant_pollutant": "pm25" if aqi is not None else None,
+                    "iaqi": iaqi,
+                    "attributions": [
+                        {"name": "World Air Quality Index Project", "url": "https://waqi.info/"}
+                    ],  # fmt: skip
+                    "fetched_at": f"{observed + timedelta(minutes=7):%Y-%m-%dT%H:%M:%S}.123Z",
+                }
+            )
+    return records
+
+
+def offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def as_messages(records: list[dict]) -> list[tuple[bytes, bytes]]:
+    return [(record_key(record), encode_record(record)) for record in records]
