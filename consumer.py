@@ -166,13 +166,6 @@ def store(args: argparse.Namespace) -> int:
     try:
         config = read_kafka_config(args.config)
         consumer = StoringConsumer(config, options, open_store(url), stop)
-        log.info(
-            "storing %s from %s into %s as group %s",
-            args.topic,
-            config.bootstrap_servers,
-            url.shown,
-            consumer.group,
-        )
         progress = consumer.run()
     except ConfigError as error:
         print(f"consumer.py: {redact(str(error), url.secrets)}", file=sys.stderr)

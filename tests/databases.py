@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import subprocess
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -51,7 +52,7 @@ def query(url: str, sql: str, params: tuple = ()) -> list[dict]:
 def normalised(name: str, value):
     if isinstance(value, datetime):
         utc = value.astimezone(UTC)
-        if utc.microsecond:
+        if name == "fetched_at":  # the record's format: milliseconds
             return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
         return f"{utc:%Y-%m-%dT%H:%M:%SZ}"
     if isinstance(value, date):
@@ -61,6 +62,14 @@ def normalised(name: str, value):
     if name in JSON_COLUMNS and isinstance(value, str):
         return json.loads(value)
     return value
+
+
+def read_only(database: Path, on: bool = True) -> None:
+    """Make the SQLite file (and its WAL and shared-memory files) read-only, or writable
+    again. chattr's immutable flag, not chmod: root ignores file modes, and an open file
+    stays writable whatever its mode; writes to an immutable file fail even then."""
+    paths = [p for p in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if p.exists()]
+    subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], check=True)
 
 
 def stored_readings(url: str) -> Counter:

@@ -107,8 +107,18 @@ class StoringConsumer(GroupConsumer):
 
     def run(self) -> Progress:
         try:
-            if self.with_database(self.store.open) is STOPPED:
+            # Opened first: a database that refuses this login is the one line said.
+            version = self.with_database(self.store.open)
+            if version is STOPPED:
                 return self.progress
+            log.info(
+                "storing %s from %s into %s (schema version %d) as group %s",
+                self.topic,
+                self.config.bootstrap_servers,
+                self.store.url.shown,
+                version,
+                self.group,
+            )
             self.consumer.subscribe(
                 [self.topic],
                 on_assign=self.on_assign,
