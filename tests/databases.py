@@ -17,9 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from aqistream.record import encode_record, record_key
-from tests.pipeline import run_script, script_env, start_script
+from aqistream.store import open_store
+from aqistream.store.url import parse_store_url
+from tests.pipeline import run_script, script_env, start_script, write_raw
 
 JSON_COLUMNS = {"iaqi", "attributions"}
 
@@ -172,3 +175,56 @@ def offset_text(offset: timedelta) -> str:
 
 def as_messages(records: list[dict]) -> list[tuple[bytes, bytes]]:
     return [(record_key(record), encode_record(record)) for record in records]
+
+
+def write_history(bootstrap_servers: str, topic: str, records: list[dict]) -> None:
+    """A new topic of 3 partitions holding `records`, written straight to it."""
+    write_raw(bootstrap_servers, create_topic(bootstrap_servers, topic), as_messages(records))
+
+
+def create_topic(bootstrap_servers: str, topic: str, partitions: int = 3) -> str:
+    """A topic with as many partitions as producer.py makes (so two instances share it)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    for future in admin.create_topics([NewTopic(topic, partitions)]).values():
+        future.result(60)
+    return topic
+
+
+# ------------------------------------------------------------ what the primary key caught
+
+# A trigger that records every row the store tried to insert, in the same transaction: a
+# crashed transaction records nothing, so more attempts than distinct readings would mean
+# a reading committed twice by the offsets, caught only by the primary key.
+ATTEMPTS = {
+    "sqlite": (
+        "CREATE TABLE attempts (station_idx INTEGER, observed_at TEXT)",
+        "CREATE TRIGGER count_attempts BEFORE INSERT ON readings BEGIN "
+        "INSERT INTO attempts VALUES (NEW.station_idx, NEW.observed_at); END",
+    ),
+    "postgresql": (
+        "CREATE TABLE attempts (station_idx integer, observed_at timestamptz)",
+        "CREATE FUNCTION count_attempt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO attempts VALUES (NEW.station_idx, NEW.observed_at); RETURN NEW; END $$",
+        "CREATE TRIGGER count_attempts BEFORE INSERT ON readings FOR EACH ROW "
+        "EXECUTE FUNCTION count_attempt()",
+    ),
+}
+
+
+def count_insert_attempts(url: str) -> None:
+    """Create the store's schema, then the trigger that counts insert attempts."""
+    store = open_store(parse_store_url(url))
+    store.open()
+    store.close()
+    for statement in ATTEMPTS["sqlite" if url.startswith("sqlite") else "postgresql"]:
+        if url.startswith("sqlite"):
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+                connection.execute(statement)
+        else:
+            with psycopg.connect(url, autocommit=True) as connection:
+                connection.execute(statement)
+
+
+def insert_attempts(url: str) -> Counter:
+    rows = query(url, "SELECT station_idx, observed_at FROM attempts")
+    return Counter((row["station_idx"], row["observed_at"]) for row in rows)

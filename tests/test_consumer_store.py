@@ -22,6 +22,7 @@ from aqistream.store.rows import reading_row
 from aqistream.store.schema import READINGS
 from tests.databases import (
     as_messages,
+    create_topic,
     history,
     query,
     read_only,
@@ -30,6 +31,7 @@ from tests.databases import (
     start_store,
     stored_offsets,
     stored_readings,
+    write_history,
 )
 from tests.pipeline import run_producer_once, wait_for, waqi_simulator, write_raw
 from tests.postgres_server import PASSWORD, PostgresServer, create_database
@@ -103,7 +105,7 @@ def test_latest_and_daily_views_give_what_the_records_say(
 ):
     # 6 stations, 60 hours: their local days (UTC-1 to UTC+3) cross UTC midnight differently.
     records = history(6, 60, seed=3)
-    write_raw(bootstrap_servers, topic_name, as_messages(records))
+    write_history(bootstrap_servers, topic_name, records)
     result = run_store(workdir, topic_name, group, store_url, "--from-beginning",
                        "--idle-timeout", "2")  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -164,6 +166,7 @@ def test_poison_messages_are_rows_of_rejected_and_every_real_one_is_stored(
     messages.append((b"-77", json.dumps(hostile).encode()))
     messages += as_messages(records[20:])
     messages += [(key, value) for key, value, _ in POISON[3:]]
+    create_topic(bootstrap_servers, topic_name)
     write_raw(bootstrap_servers, topic_name, messages)
 
     result = run_store(workdir, topic_name, group, store_url, "--from-beginning",
@@ -192,7 +195,7 @@ def test_poison_messages_are_rows_of_rejected_and_every_real_one_is_stored(
 
 def test_station_filter_and_max_records(workdir, topic_name, group, store_url, bootstrap_servers):
     records = history(3, 10, seed=8)
-    write_raw(bootstrap_servers, topic_name, as_messages(records))
+    write_history(bootstrap_servers, topic_name, records)
     wanted = records[0]["station"]["idx"]
     only = run_store(workdir, topic_name, group, store_url, "--from-beginning",
                      "--idle-timeout", "2", "--station", f"@{wanted}")  # fmt: skip
@@ -209,7 +212,7 @@ def test_station_filter_and_max_records(workdir, topic_name, group, store_url, b
 def test_sigterm_commits_the_open_batch_and_the_kafka_offsets_follow_the_database(
     workdir, topic_name, group, store_url, bootstrap_servers
 ):
-    write_raw(bootstrap_servers, topic_name, as_messages(history(5, 20, seed=9)))
+    write_history(bootstrap_servers, topic_name, history(5, 20, seed=9))
     running = start_store(workdir, topic_name, group, store_url, "--from-beginning")
     wait_for(lambda: "100 readings stored" in running.stderr() or stored_total(store_url) == 100,
              60, "the readings stored")  # fmt: skip
@@ -293,7 +296,7 @@ def test_postgresql_down_at_start_is_waited_for_then_everything_stored(
     workdir, topic_name, group, bootstrap_servers
 ):
     records = history(3, 10, seed=10)
-    write_raw(bootstrap_servers, topic_name, as_messages(records))
+    write_history(bootstrap_servers, topic_name, records)
     server = PostgresServer().up()
     try:
         url = create_database(server.url())
@@ -316,7 +319,7 @@ def test_sqlite_read_only_at_start_is_waited_for_then_everything_stored(
     workdir, tmp_path, topic_name, group, bootstrap_servers
 ):
     records = history(3, 10, seed=11)
-    write_raw(bootstrap_servers, topic_name, as_messages(records))
+    write_history(bootstrap_servers, topic_name, records)
     database = tmp_path / "read-only.db"
     url = sqlite_url(database)
     sqlite3.connect(database).close()  # an empty database file

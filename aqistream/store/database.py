@@ -126,9 +126,9 @@ class SqlStore:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator:
+    def transaction(self, writes: bool = True) -> Iterator:
         """A cursor inside one transaction on self.connection: committed at the end of the
-        block, rolled back if it raises."""
+        block, rolled back if it raises (`writes`: it will write)."""
         raise NotImplementedError
         yield
 
@@ -157,7 +157,7 @@ class SqlStore:
 
     def offsets(self, group: str, topic: str) -> dict[int, int]:
         """partition -> next offset to store, as the database says, for this group."""
-        with self.errors(), self.transaction() as cursor:
+        with self.errors(), self.transaction(writes=False) as cursor:
             cursor.execute(self.sql.read_offsets, (group, topic))
             return dict(cursor.fetchall())
 

@@ -45,7 +45,7 @@ class PostgresStore(SqlStore):
         )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[psycopg.Cursor]:
+    def transaction(self, writes: bool = True) -> Iterator[psycopg.Cursor]:
         connection = self.connected()
         with connection.transaction(), connection.cursor() as cursor:
             yield cursor

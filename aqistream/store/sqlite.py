@@ -52,11 +52,11 @@ class SqliteStore(SqlStore):
         return connection
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self, writes: bool = True) -> Iterator[sqlite3.Cursor]:
         cursor = self.connected().cursor()
         # IMMEDIATE: take the write lock now, so two instances serialise here rather than
-        # fail halfway through.
-        cursor.execute("BEGIN IMMEDIATE")
+        # fail halfway through. A read needs no lock (WAL: readers never wait for writers).
+        cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
         try:
             yield cursor
         except BaseException:
