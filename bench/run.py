@@ -33,6 +33,7 @@ from bench import (
     profiles,
     quota_efficiency,
     report,
+    store_throughput,
 )
 from bench.harness import Harness
 from bench.topics import Topics
@@ -43,6 +44,7 @@ FIGURES = {
     "latency": latency.measure,
     "consumer": consumer_throughput.measure,
     "quota": quota_efficiency.measure,
+    "store": store_throughput.measure,
 }
 
 

@@ -87,7 +87,9 @@ class PostgresServer:
             raise RuntimeError(f"{tool} {' '.join(args)} failed:\n{result.stderr}\n{log}")
         return result
 
-    def up(self) -> PostgresServer:
+    def up(self, durable: bool = False) -> PostgresServer:
+        """initdb and start. Not `durable` (the tests): no fsync, which a test server whose
+        data die with it does not need; durable (the benchmark): PostgreSQL's defaults."""
         password_file = self.root / "password"
         password_file.write_text(PASSWORD + "\n")
         if self.as_user:
@@ -98,12 +100,12 @@ class PostgresServer:
             "--locale", "C", "--no-sync",
         )  # fmt: skip
         password_file.unlink()
-        # Small and quick: no fsync (a test server), a socket only in its own directory.
+        # Its own port, and a socket only in its own directory.
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
                 f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{self.root}'\nfsync = off\n"
-                "shared_buffers = 64MB\nmax_connections = 60\n"
+                f"unix_socket_directories = '{self.root}'\nmax_connections = 60\n"
+                + ("" if durable else "fsync = off\nshared_buffers = 64MB\n")
             )
         self.start()
         return self
