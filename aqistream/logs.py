@@ -47,3 +47,6 @@ def setup_logging(verbosity: int, secrets: list[str] = ()) -> None:
     logging.getLogger("aqistream.librdkafka").setLevel(
         logging.INFO if verbosity > 1 else logging.CRITICAL + 1
     )
+    # psycopg warns about a COPY it could not end when the server has gone; the store says
+    # that in its own words.
+    logging.getLogger("psycopg").setLevel(logging.INFO if verbosity > 1 else logging.ERROR)

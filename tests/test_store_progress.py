@@ -31,7 +31,18 @@ def test_the_line_says_how_many_of_how_many_stations_how_fast_and_how_far_behind
 def test_the_summary_counts_what_was_already_there_and_what_was_rejected():
     progress = Progress("readings", 0.0, stored=10, already=2, rejected=3, stations={7})
     assert progress.summary(4.0) == (
-        "10 readings stored in 4.0 s (2/s), 1 stations; 2 already stored, 3 rejected"
+        "10 readings of 1 stations stored; 2 already stored, 3 rejected; 4.0 s in all"
+    )
+
+
+def test_the_summary_rate_leaves_out_start_up_and_idle_time():
+    progress = Progress("readings", 0.0, stored=5000, stations={1, 2})
+    progress.working(1.5)  # the first message, after start-up
+    progress.wrote(2.0)
+    progress.wrote(3.5)  # the last batch; then idle until --idle-timeout
+    assert progress.summary(8.5) == (
+        "5,000 readings of 2 stations stored in 2.0 s (2,500/s); 0 already stored, "
+        "0 rejected; 8.5 s in all"
     )
 
 

@@ -21,6 +21,18 @@ class Progress:
     stations: set[int] = field(default_factory=set)
     last_line: float | None = None
     stored_at_last_line: int = 0
+    # From the first message read to the last batch written: the rate of the summary,
+    # without the start-up and the idle time before an --idle-timeout.
+    busy_since: float | None = None
+    busy_until: float | None = None
+
+    def working(self, now: float) -> None:
+        """A message was read (the first one starts the busy time)."""
+        if self.busy_since is None:
+            self.busy_since = now
+
+    def wrote(self, now: float) -> None:
+        self.busy_until = now
 
     def due(self, now: float) -> bool:
         """A line every PROGRESS_SECONDS at most, and only when something new was stored."""
@@ -47,11 +59,13 @@ class Progress:
         return text
 
     def summary(self, now: float) -> str:
-        seconds = now - self.started
+        text = f"{self.stored:,} {self.noun} of {len(self.stations):,} stations stored"
+        if self.busy_since is not None and self.busy_until is not None:
+            busy = max(self.busy_until - self.busy_since, 1e-3)
+            text += f" in {busy:.1f} s ({self.stored / busy:,.0f}/s)"
         return (
-            f"{self.stored:,} {self.noun} stored in {seconds:.1f} s "
-            f"({self.stored / max(seconds, 1e-6):,.0f}/s), {len(self.stations):,} stations; "
-            f"{self.already:,} already stored, {self.rejected:,} rejected"
+            f"{text}; {self.already:,} already stored, {self.rejected:,} rejected; "
+            f"{now - self.started:.1f} s in all"
         )
 
 

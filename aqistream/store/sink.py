@@ -98,7 +98,7 @@ class StoringConsumer(GroupConsumer):
         # waits for it first (settle), so the connection is never used by two at once.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self.in_flight: tuple[Batch, Future] | None = None
-        self.records = 0  # valid records handled (for --max-records)
+        self.records = 0  # records stored or being stored (for --max-records)
         self.database_problem: str | None = None
         self.paused = False
         self.progress = Progress(self.kind.noun, clock())
@@ -126,6 +126,8 @@ class StoringConsumer(GroupConsumer):
                 on_lost=self.on_lost,
             )
             while not self.stop.is_set() and not self.done():
+                if self.in_flight is not None and self.in_flight[1].done():
+                    self.settle()  # its offsets to Kafka, its counts to the progress line
                 if self.unplaced:
                     self.place()
                 messages = self.fetch(FETCH)
@@ -271,6 +273,7 @@ class StoringConsumer(GroupConsumer):
         if position is None or offset < position:
             return
         self.positions[partition] = offset + 1
+        self.progress.working(self.clock())
         value = message.value()
         try:
             record = self.kind.decode(value)
@@ -286,8 +289,8 @@ class StoringConsumer(GroupConsumer):
             rejected = rejected_row(self.topic, partition, offset, str(problem), value)
             self.batch.rejected.append(rejected)
         else:
-            self.records += 1
             if record_matches(record, self.options.stations, None):
+                self.records += 1
                 self.batch.rows.append(row)
                 self.batch.urls[record["station"]["idx"]] = record["station"]["url"]
         if not self.batch:
@@ -305,8 +308,11 @@ class StoringConsumer(GroupConsumer):
         # Where this instance will be once it commits: the next batch starts there.
         for partition, (_, next_offset) in batch.offsets.items():
             self.stored[partition] = next_offset
-        write = self.writer.submit(self.store.write, self.group, self.topic, self.kind, batch)
-        self.in_flight = (batch, write)
+        self.in_flight = (batch, self.writer.submit(self.write, batch))
+
+    def write(self, batch: Batch) -> tuple[Written, float]:
+        """Store one batch (on the writer thread, or on this one); when it was done."""
+        return self.store.write(self.group, self.topic, self.kind, batch), self.clock()
 
     def settle(self, once: bool = False) -> None:
         """Wait for the batch in flight. If it failed, it goes back in front of the open
@@ -317,12 +323,12 @@ class StoringConsumer(GroupConsumer):
         batch, write = self.in_flight
         self.in_flight = None
         try:
-            written = write.result()
+            written, at = write.result()
         except (StaleOffsets, DataRefused, DatabaseUnavailable):
             self.batch = batch.followed_by(self.batch)
             self.flush(once)
             return
-        self.written(batch, written)
+        self.written(batch, written, at)
 
     def flush(self, once: bool = False, split: bool = True) -> None:
         """Write the open batch, now; with `once`, try once and drop it if the database
@@ -333,12 +339,10 @@ class StoringConsumer(GroupConsumer):
         while self.batch:
             try:
                 if once:
-                    written = self.store.write(self.group, self.topic, self.kind, self.batch)
+                    outcome = self.write(self.batch)
                 else:
-                    written = self.with_database(
-                        lambda: self.store.write(self.group, self.topic, self.kind, self.batch)
-                    )
-                    if written is STOPPED:
+                    outcome = self.with_database(lambda: self.write(self.batch))
+                    if outcome is STOPPED:
                         self.batch = Batch()  # rolled back: read again next time
                         return
             except StaleOffsets as stale:
@@ -361,9 +365,10 @@ class StoringConsumer(GroupConsumer):
                 return
             batch, self.batch = self.batch, Batch()
             self.batch_since = None
-            self.written(batch, written)
+            self.written(batch, *outcome)
 
-    def written(self, batch: Batch, written: Written) -> None:
+    def written(self, batch: Batch, written: Written, at: float) -> None:
+        self.progress.wrote(at)
         self.progress.stored += written.inserted
         self.progress.already += written.already
         self.progress.rejected += written.rejected
@@ -375,16 +380,30 @@ class StoringConsumer(GroupConsumer):
 
     def store_in_kafka(self, batch: Batch) -> None:
         """Kafka's copy of the offsets, for lag tools; the database's are the ones used."""
-        offsets = [
-            TopicPartition(self.topic, p, span[1])
-            for p, span in batch.offsets.items()
-            if p in self.positions
-        ]
+        read_to = self.read_to()
+        offsets = []
+        for partition, (_, next_offset) in batch.offsets.items():
+            if partition not in self.positions:
+                continue  # revoked meanwhile: its new owner stores its own
+            if self.positions[partition] == next_offset:
+                # Nothing read since this batch: past the transaction markers too, so a
+                # group that is up to date shows no lag.
+                next_offset = max(next_offset, read_to.get(partition, next_offset))
+            offsets.append(TopicPartition(self.topic, partition, next_offset))
         try:
             if offsets:
                 self.consumer.store_offsets(offsets=offsets)
         except KafkaException:
-            pass  # a partition revoked meanwhile: its new owner stores its own
+            pass  # a partition revoked meanwhile
+
+    def read_to(self) -> dict[int, int]:
+        """Where the client is in each partition: after the last message it handed over,
+        and after the transaction markers (never messages) that follow it."""
+        try:
+            asked = [TopicPartition(self.topic, p) for p in self.positions]
+            return {tp.partition: tp.offset for tp in self.consumer.position(asked)}
+        except KafkaException:
+            return {}
 
     def moved_on_elsewhere(self, partitions: dict[int, int | None]) -> None:
         """Another instance of the group stored these partitions further: drop this
@@ -496,6 +515,7 @@ class StoringConsumer(GroupConsumer):
         if self.database_problem is not None:
             log.info("database %s is back: storing again", self.store.url.shown)
             self.database_problem = None
+            self.last_news = self.clock()  # waiting for the database is not idleness
         if self.paused:
             placed = [TopicPartition(self.topic, p) for p in self.positions]
             self.consumer.resume(placed)
@@ -527,7 +547,9 @@ class StoringConsumer(GroupConsumer):
         """Messages from this run's positions to the end of the topic (the client's last
         known high watermarks: no request to the broker)."""
         ends = {}
+        read_to = self.read_to()
         for partition, position in self.positions.items():
+            position = max(position, read_to.get(partition, position))
             try:
                 _, high = self.consumer.get_watermark_offsets(
                     TopicPartition(self.topic, partition), cached=True
@@ -539,4 +561,5 @@ class StoringConsumer(GroupConsumer):
             ends[partition] = max(high, position)
         if not ends:
             return None, {}
-        return sum(ends[p] - self.positions[p] for p in ends), ends
+        behind = sum(ends[p] - max(self.positions[p], read_to.get(p, 0)) for p in ends)
+        return behind, ends
