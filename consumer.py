@@ -19,13 +19,13 @@ import threading
 from confluent_kafka import KafkaException
 
 from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
-from aqistream.config import ConfigError, read_kafka_config
+from aqistream.config import ConfigError, KafkaConfig, read_kafka_config
 from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
 from aqistream.logs import redact, setup_logging
 from aqistream.store import open_store
 from aqistream.store.sink import DEFAULT_GROUP as STORE_GROUP
 from aqistream.store.sink import StoreOptions, StoringConsumer
-from aqistream.store.url import DEFAULT_STORE, FORMS, parse_store_url
+from aqistream.store.url import DEFAULT_STORE, FORMS, StoreUrl, parse_store_url
 
 log = logging.getLogger("aqistream.consumer")
 
@@ -104,9 +104,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    url = None
     if args.store is not None:
-        return store(args)
-    setup_logging(-1 if args.quiet else args.verbose)
+        try:
+            url = parse_store_url(args.store)
+        except ConfigError as error:
+            print(f"consumer.py: {error}", file=sys.stderr)
+            return 2
+    secrets = url.secrets if url is not None else ()
+    setup_logging(-1 if args.quiet else args.verbose, secrets)
+    stop = threading.Event()
+    stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
+    try:
+        config = read_kafka_config(args.config)
+        if url is not None:
+            store(args, config, url, stop)
+        else:
+            print_readings(args, config, stop)
+    except ConfigError as error:
+        print(f"consumer.py: {redact(str(error), secrets)}", file=sys.stderr)
+        return 2
+    except KafkaException as error:
+        print(f"consumer.py: Kafka failed: {error.args[0].str()}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # Piped into `head` and the like: the reader has gone, which is not an error.
+        # (stdout now points nowhere, so Python's own flush at exit has nothing to complain of.)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
+def print_readings(args: argparse.Namespace, config: KafkaConfig, stop: threading.Event) -> None:
     options = ConsumerOptions(
         topic=args.topic,
         group=args.group,
@@ -121,38 +150,16 @@ def main(argv: list[str]) -> int:
         colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
         header=sys.stdout.isatty(),
     )
-    stop = threading.Event()
-    stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
-    try:
-        config = read_kafka_config(args.config)
-        consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
-        log.info(
-            "reading %s at %s as group %s", args.topic, config.bootstrap_servers, consumer.group
-        )
-        counts = consumer.run()
-    except ConfigError as error:
-        print(f"consumer.py: {error}", file=sys.stderr)
-        return 2
-    except KafkaException as error:
-        print(f"consumer.py: Kafka failed: {error.args[0].str()}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        # Piped into `head` and the like: the reader has gone, which is not an error.
-        # (stdout now points nowhere, so Python's own flush at exit has nothing to complain of.)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
+    log.info("reading %s at %s as group %s", args.topic, config.bootstrap_servers, consumer.group)
+    counts = consumer.run()
     log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
-    return 0
 
 
-def store(args: argparse.Namespace) -> int:
+def store(
+    args: argparse.Namespace, config: KafkaConfig, url: StoreUrl, stop: threading.Event
+) -> None:
     """--store: every committed reading into the database, exactly once."""
-    try:
-        url = parse_store_url(args.store)
-    except ConfigError as error:
-        print(f"consumer.py: {error}", file=sys.stderr)
-        return 2
-    setup_logging(-1 if args.quiet else args.verbose, url.secrets)
     options = StoreOptions(
         topic=args.topic,
         group=args.group,
@@ -161,20 +168,9 @@ def store(args: argparse.Namespace) -> int:
         max_records=args.max_records,
         idle_timeout=args.idle_timeout,
     )
-    stop = threading.Event()
-    stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
-    try:
-        config = read_kafka_config(args.config)
-        consumer = StoringConsumer(config, options, open_store(url), stop)
-        progress = consumer.run()
-    except ConfigError as error:
-        print(f"consumer.py: {redact(str(error), url.secrets)}", file=sys.stderr)
-        return 2
-    except KafkaException as error:
-        print(f"consumer.py: Kafka failed: {error.args[0].str()}", file=sys.stderr)
-        return 1
+    consumer = StoringConsumer(config, options, open_store(url), stop)
+    progress = consumer.run()
     log.info(progress.summary(consumer.clock()))
-    return 0
 
 
 if __name__ == "__main__":
