@@ -15,6 +15,7 @@ from statistics import mean
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions
 
 from aqistream.kafka.latest import read_to_end
 from aqistream.record import decode_record
@@ -33,7 +34,7 @@ from tests.databases import (
     stored_readings,
     write_history,
 )
-from tests.pipeline import run_producer_once, wait_for, waqi_simulator, write_raw
+from tests.pipeline import config_file, run_producer_once, wait_for, waqi_simulator, write_raw
 from tests.postgres_server import PASSWORD, PostgresServer, create_database
 
 
@@ -335,3 +336,57 @@ def test_sqlite_read_only_at_start_is_waited_for_then_everything_stored(
     assert running.stderr().count("unavailable") == 1, running.stderr()
     stored = stored_readings(url)
     assert stored.total() == len(records) == len(stored)
+
+
+# ------------------------------------------------------------ a rebalance while it is away
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_rebalance_while_the_database_is_away_holds_the_partitions_until_it_is_back(
+    dialect, workdir, tmp_path, topic_name, group, bootstrap_servers
+):
+    """The topic grows a partition while the database is away: the new assignment cannot
+    learn its offsets, so it is held (paused) and placed once the database is back."""
+    config_file(workdir, bootstrap_servers, "[consumer]\ntopic.metadata.refresh.interval.ms=1000\n")
+    records = history(10, 60, seed=12)
+    write_history(bootstrap_servers, topic_name, records[:300])
+    server = PostgresServer().up() if dialect == "postgresql" else None
+    try:
+        if server is not None:
+            url = create_database(server.url())
+            take_away, give_back = server.stop, server.start
+        else:
+            database = tmp_path / "away.db"
+            url = sqlite_url(database)
+            take_away, give_back = (
+                (lambda: read_only(database)),
+                (lambda: read_only(database, on=False)),
+            )
+        running = start_store(workdir, topic_name, group, url, "--from-beginning", "-v")
+        wait_for(lambda: stored_total(url) == 300, 60, "the first readings")
+        take_away()
+        try:
+            admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+            for future in admin.create_partitions([NewPartitions(topic_name, 4)]).values():
+                future.result(30)
+            write_raw(bootstrap_servers, topic_name, as_messages(records[300:]))
+            wait_for(lambda: "held until the database" in running.stderr(), 60,
+                     "the new assignment to be held")  # fmt: skip
+        finally:
+            give_back()
+        wait_for(lambda: stored_total(url) == len(records), 90, "every reading stored")
+        assert running.stop() == 0, running.stderr()
+        stderr = running.stderr()
+        assert stderr.count("unavailable") == 1, stderr
+        # Partition 3 was placed from the database only once it was back.
+        assert stderr.index("3@0: new to the database") > stderr.index("held until"), stderr
+        stored = stored_readings(url)
+        assert len(stored) == stored.total() == len(records)
+        ends = {}
+        for message in topic_messages(bootstrap_servers, topic_name):
+            ends[message.partition()] = max(ends.get(message.partition(), 0), message.offset() + 1)
+        assert len(ends) == 4 and stored_offsets(url, group, topic_name) == ends
+        assert_no_secret(stderr)
+    finally:
+        if server is not None:
+            server.down()

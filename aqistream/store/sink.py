@@ -153,6 +153,10 @@ class StoringConsumer(GroupConsumer):
         limit = self.options.max_records
         return limit is not None and self.records >= limit
 
+    def idle_for_too_long(self) -> bool:
+        # Waiting for the database is not idleness: nothing can be new until it is back.
+        return self.database_problem is None and super().idle_for_too_long()
+
     def batch_full(self) -> bool:
         return (
             self.batch.messages >= FLUSH_MESSAGES
@@ -165,6 +169,8 @@ class StoringConsumer(GroupConsumer):
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.joined()
         numbers = [p.partition for p in partitions]
+        # Inside a rebalance callback: never wait for the database here (once).
+        self.settle(once=True)
         try:
             starts = self.start_offsets(consumer, numbers)
         except (DatabaseUnavailable, KafkaException) as problem:
@@ -175,6 +181,10 @@ class StoringConsumer(GroupConsumer):
             consumer.assign(partitions)
             consumer.pause(partitions)
             self.unplaced.update(numbers)
+            log.info(
+                "partitions %s: held until the database says where to start",
+                ", ".join(map(str, sorted(numbers))),
+            )
             return
         consumer.assign([TopicPartition(self.topic, p, starts[p]) for p in numbers])
         self.placed(starts)
@@ -182,6 +192,7 @@ class StoringConsumer(GroupConsumer):
     def place(self) -> None:
         """Seek the partitions assigned during an outage to the database's offsets."""
         numbers = sorted(self.unplaced)
+        self.settle()
         try:
             starts = self.start_offsets(self.consumer, numbers)
         except DatabaseUnavailable as problem:
@@ -201,7 +212,6 @@ class StoringConsumer(GroupConsumer):
         """The database's offset of each partition for this group; where it has none, the
         beginning (--from-beginning, or auto.offset.reset=earliest) or the end, recorded
         in the database at once so the next run resumes from there."""
-        self.settle()
         stored = self.store.offsets(self.group, self.topic)
         missing = [p for p in partitions if p not in stored]
         if missing:
@@ -354,11 +364,9 @@ class StoringConsumer(GroupConsumer):
                 self.write_one_by_one(refused)
                 return
             except DatabaseUnavailable as problem:
-                log.warning(
-                    "database %s unavailable (%s): %d messages not stored now, to be read "
-                    "again from the database's offsets",
-                    self.store.url.shown,
-                    problem,
+                self.database_trouble(problem)
+                log.info(
+                    "%d messages not stored now: read again from the database's offsets",
                     self.batch.messages,
                 )
                 self.batch = Batch()
