@@ -217,12 +217,17 @@ def count_insert_attempts(url: str) -> None:
     store.open()
     store.close()
     for statement in ATTEMPTS["sqlite" if url.startswith("sqlite") else "postgresql"]:
-        if url.startswith("sqlite"):
-            with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
-                connection.execute(statement)
-        else:
-            with psycopg.connect(url, autocommit=True) as connection:
-                connection.execute(statement)
+        execute(url, statement)
+
+
+def execute(url: str, statement: str) -> None:
+    """One statement of DDL, committed."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            connection.execute(statement)
+    else:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(statement)
 
 
 def insert_attempts(url: str) -> Counter:

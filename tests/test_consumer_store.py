@@ -23,7 +23,9 @@ from aqistream.store.rows import reading_row
 from aqistream.store.schema import READINGS
 from tests.databases import (
     as_messages,
+    count_insert_attempts,
     create_topic,
+    execute,
     history,
     query,
     read_only,
@@ -390,3 +392,41 @@ def test_a_rebalance_while_the_database_is_away_holds_the_partitions_until_it_is
     finally:
         if server is not None:
             server.down()
+
+
+REFUSE = {  # a rule a database administrator added: the database itself refuses the row
+    "sqlite": (
+        "CREATE TRIGGER refuse BEFORE INSERT ON readings WHEN NEW.station_idx = -99 "
+        "BEGIN SELECT RAISE(ABORT, 'station -99 is not allowed here'); END",
+    ),
+    "postgresql": (
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.station_idx = -99 THEN RAISE EXCEPTION USING ERRCODE = 'check_violation', "
+        "MESSAGE = 'station -99 is not allowed here'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON readings FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ),
+}
+
+
+def test_a_record_the_database_refuses_is_rejected_and_never_blocks_its_partition(
+    workdir, topic_name, group, store_url, bootstrap_servers
+):
+    records = history(4, 30, seed=13)
+    refused = history(1, 1, seed=14)[0]
+    refused["station"]["idx"] = -99
+    write_history(bootstrap_servers, topic_name, records[:60] + [refused] + records[60:])
+    dialect = "sqlite" if store_url.startswith("sqlite") else "postgresql"
+    count_insert_attempts(store_url)  # the schema first, then the administrator's rule
+    for statement in REFUSE[dialect]:
+        execute(store_url, statement)
+    result = run_store(workdir, topic_name, group, store_url, "--from-beginning",
+                       "--idle-timeout", "2")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "storing its" in result.stderr and "one at a time" in result.stderr
+    stored = stored_readings(store_url)
+    assert len(stored) == stored.total() == len(records)
+    assert -99 not in {idx for idx, _ in stored}
+    (row,) = query(store_url, "SELECT * FROM rejected")
+    assert row["reason"].startswith("the database refused it: ")
+    assert "station -99 is not allowed here" in row["reason"]
+    assert sum(stored_offsets(store_url, group, topic_name).values()) == len(records) + 1

@@ -335,6 +335,9 @@ class StoringConsumer(GroupConsumer):
         try:
             written, at = write.result()
         except (StaleOffsets, DataRefused, DatabaseUnavailable):
+            for partition, (start, _) in batch.offsets.items():
+                if partition in self.stored:
+                    self.stored[partition] = start  # not stored after all
             self.batch = batch.followed_by(self.batch)
             self.flush(once)
             return
@@ -457,7 +460,7 @@ class StoringConsumer(GroupConsumer):
             steps = sorted(items.get(partition, []), key=lambda item: item[0])
             steps.append((end - 1, None, None))  # the rest of the span: filtered messages
             for offset, row, rejected in steps:
-                if partition not in self.positions:
+                if self.stored.get(partition) is None:
                     break  # revoked meanwhile
                 single = Batch(
                     [row] if row else [],
@@ -481,6 +484,8 @@ class StoringConsumer(GroupConsumer):
                     single.rejected = [rejected_row(self.topic, partition, offset, reason, None)]
                     self.batch = single
                     self.flush()
+                if self.stored.get(partition) != offset + 1:
+                    break  # stored elsewhere meanwhile: read on from the database's offset
 
     # ------------------------------------------------------------ the database away
 
