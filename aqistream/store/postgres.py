@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 import psycopg
+import psycopg.errors
 
 from aqistream.store.database import DatabaseRefused, DatabaseUnavailable, DataRefused, SqlStore
 from aqistream.store.kinds import Kind
@@ -55,12 +56,23 @@ class PostgresStore(SqlStore):
 
     def insert_rows(self, cursor: psycopg.Cursor, kind: Kind, rows: list[tuple]) -> int:
         statements = staging(kind.table)
+        try:
+            # A savepoint: a row the table has already undoes this COPY alone.
+            with cursor.connection.transaction():
+                self.copy_rows(cursor, statements.copy_direct, rows)
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            pass
         cursor.execute(statements.create)
-        with cursor.copy(statements.copy) as copy:
-            for row in rows:
-                copy.write_row(row)
+        self.copy_rows(cursor, statements.copy, rows)
         cursor.execute(statements.insert)
         return cursor.rowcount
+
+    @staticmethod
+    def copy_rows(cursor: psycopg.Cursor, statement: str, rows: list[tuple]) -> None:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def translate(self, error: Exception) -> Exception | None:
         if isinstance(error, UnicodeError):

@@ -254,10 +254,13 @@ def statements(dialect: str) -> Statements:
 SQL = {dialect: statements(dialect) for dialect in DIALECTS}
 
 
-# PostgreSQL's bulk path: COPY into a temporary table of the same columns (emptied at each
-# commit), then one INSERT ... SELECT with the same ON CONFLICT guard as a plain insert.
+# PostgreSQL's bulk paths. COPY straight into the table, the usual case: the offsets already
+# keep a batch from holding rows stored before. When the primary key finds one all the same
+# (a reading published twice), COPY into a temporary table of the same columns (emptied at
+# each commit) and one INSERT ... SELECT with the ON CONFLICT guard of a plain insert.
 @dataclass(frozen=True)
 class Staging:
+    copy_direct: str
     create: str
     copy: str
     insert: str
@@ -267,6 +270,7 @@ def staging(table: Table) -> Staging:
     columns = ", ".join(table.column_names)
     incoming = f"{table.name}_incoming"
     return Staging(
+        copy_direct=f"COPY {table.name} ({columns}) FROM STDIN",
         create=f"CREATE TEMP TABLE IF NOT EXISTS {incoming} (LIKE {table.name}) "
         "ON COMMIT DELETE ROWS",
         copy=f"COPY {incoming} ({columns}) FROM STDIN",
