@@ -10,6 +10,7 @@ from bench import (
     network,
     profiles,
     quota_efficiency,
+    store_throughput,
 )
 
 # (id, what the issue asks, figure path, comparison, threshold, unit)
@@ -40,6 +41,14 @@ TARGETS = (
      ("network", "approaches", "world", "over_quota"), "<=", 0, ""),
     ("network_rss", "The whole network: producer peak RSS under 250 MB",
      ("network", "approaches", "world", "producer_peak_rss_mb"), "<", 250, "MB"),
+    ("store_sqlite", "Backfill of 1,000,000 records into SQLite at least 30,000 rows/s",
+     ("store", "dialects", "sqlite", "rate"), ">=", 30_000, "rows/s"),
+    ("store_postgresql", "Backfill of 1,000,000 records into PostgreSQL at least 30,000 rows/s",
+     ("store", "dialects", "postgresql", "rate"), ">=", 30_000, "rows/s"),
+    ("store_sqlite_ratio", "Backfill into SQLite at least 20 times the naive sink's rate",
+     ("store", "dialects", "sqlite", "ratio"), ">=", 20, "x"),
+    ("store_postgresql_ratio", "Backfill into PostgreSQL at least 20 times the naive sink's rate",
+     ("store", "dialects", "postgresql", "ratio"), ">=", 20, "x"),
 )  # fmt: skip
 
 STAGES = {
@@ -148,6 +157,8 @@ def markdown(results: dict) -> str:
         parts.append(quota_section(figures["quota"]))
     if "network" in figures:
         parts.append(network_section(figures["network"]))
+    if "store" in figures:
+        parts.append(store_section(figures["store"]))
     parts.append(limits_section(results))
     return "\n".join(parts)
 
@@ -271,6 +282,15 @@ def headline_items(figures: dict) -> list[str]:
                 else "."
             )
         )
+    if "store" in figures:
+        store = figures["store"]["dialects"]
+        lines.append(
+            f"- consumer.py --store, a backfill of {number(figures['store']['records'])} "
+            f"records, start-up included: {number(store['sqlite']['rate']['median'])} rows/s "
+            f"into SQLite ({number(store['sqlite']['ratio']['median'], 1)} times the naive "
+            f"sink), {number(store['postgresql']['rate']['median'])} into PostgreSQL "
+            f"({number(store['postgresql']['ratio']['median'], 1)} times)."
+        )
     return lines
 
 
@@ -292,8 +312,8 @@ def targets_section(results: dict) -> str:
     rows = []
     for target in results.get("targets", []):
         digits = {"x": 1, "s": 2, "%": 2, "min": 1, "": 2}.get(target["unit"], 0)
-        unit = {"x": " times", "s": " s", "/s": " records/s", "MB": " MB", "%": " %",
-                "min": " min", "": ""}[target["unit"]]  # fmt: skip
+        unit = {"x": " times", "s": " s", "/s": " records/s", "rows/s": " rows/s", "MB": " MB",
+                "%": " %", "min": " min", "": ""}[target["unit"]]  # fmt: skip
         met = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
         rows.append([target["target"], spread(target["measured"], digits, unit), met])
     return "## Targets of this round\n\n" + table(["Target", "Measured", ""], rows)
@@ -551,6 +571,44 @@ def network_section(figure: dict) -> str:
     )
 
 
+def store_section(store: dict) -> str:
+    names = {"sqlite": "SQLite", "postgresql": f"PostgreSQL {store['postgresql_version']}"}
+    rows = [
+        [
+            names[dialect],
+            spread(figure["rate"]),
+            spread(figure["naive_rate"]),
+            spread(figure["ratio"], 1, " x"),
+            spread(figure["cpu_seconds"], 1),
+            spread(figure["peak_rss_mb"]),
+        ]
+        for dialect, figure in store["dialects"].items()
+    ]
+    fill = store["fill"]
+    return (
+        "## 7. Store throughput\n\n"
+        f"A backfill of {number(store['records'])} records ({fill['hours']} hours of 1,000 "
+        f"stations, written in {number(fill['seconds'], 1)} s) by `consumer.py --store`, "
+        "start-up included; the naive sink over the first "
+        f"{number(store['naive_records'])} records only (a prefix: at its rate the whole "
+        "backfill would take hours).\n\n"
+        + table(
+            [
+                "Database",
+                "aqi-stream rows/s",
+                f"naive sink rows/s (first {number(store['naive_records'])})",
+                "ratio",
+                "aqi-stream CPU s",
+                "aqi-stream peak RSS MB",
+            ],
+            rows,
+        )  # fmt: skip
+        + "\n"
+        + docstring(store_throughput)
+        + "\n"
+    )
+
+
 def fixed_interval_text(approaches: dict) -> str:
     """What the fixed-interval runs achieved and why, from their own numbers."""
     parts = []
@@ -629,6 +687,10 @@ def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
     if target_id in ("consumer_json", "consumer_pretty"):
         by_format = evidence.get("consumer_cpu", {})
         return "".join(cpu_profile(profile, "consumer.py") for profile in by_format.values())
+    if target_id.startswith("store_"):
+        dialect = target_id.removeprefix("store_").removesuffix("_ratio")
+        profile = evidence.get("store_cpu", {}).get(dialect)
+        return cpu_profile(profile, f"consumer.py --store ({dialect})") if profile else ""
     if target_id == "producer_rss":
         return memory_text(figures, evidence.get("producer_memory"))
     return ""

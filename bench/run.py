@@ -34,6 +34,7 @@ from bench import (
     profiles,
     quota_efficiency,
     report,
+    store_throughput,
 )
 from bench.harness import Harness
 from bench.topics import Topics
@@ -45,6 +46,7 @@ FIGURES = {
     "consumer": consumer_throughput.measure,
     "quota": quota_efficiency.measure,
     "network": network.measure,
+    "store": store_throughput.measure,
 }
 
 
