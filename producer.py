@@ -92,7 +92,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=number_at_least(1, int),
         default=32,
         metavar="N",
-        help="concurrent API requests (default 32)",
+        help="concurrent API requests (default 32; at most --burst minus 1)",
     )
     parser.add_argument(
         "--metrics-port",
@@ -153,7 +153,7 @@ def main(argv: list[str]) -> int:
         client = WaqiClient(
             token,
             args.api_url,
-            RateLimiter.within_quota(args.quota, args.burst),
+            RateLimiter.within_quota(args.quota, args.burst, args.workers),
             workers=args.workers,
             stop=stop,
             clock=ApiClock(args.time_scale),

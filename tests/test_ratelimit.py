@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
+import random
 import threading
 
+import pytest
+
 from aqistream.source.ratelimit import RateLimiter
+from aqistream.waqi_sim.quota import Quota, QuotaSettings
 
 
 class FakeClock:
@@ -52,9 +57,81 @@ def test_an_idle_bucket_refills_to_the_burst_and_no_further():
 
 
 def test_within_quota_keeps_headroom_below_the_quota():
-    limiter = RateLimiter.within_quota(per_minute=6000, burst=60)
+    limiter = RateLimiter.within_quota(per_minute=6000, burst=60, in_flight=32)
     assert 60 / limiter.interval < 6000
-    assert limiter.tolerance / limiter.interval + 1 < 60
+    # What may leave at once and what may be on its way fit the API's burst together.
+    assert limiter.tolerance / limiter.interval + 1 + limiter.in_flight <= 60
+
+
+def test_within_quota_never_has_more_in_flight_than_the_burst_holds():
+    assert RateLimiter.within_quota(1000, 60, in_flight=500).in_flight == 59
+    assert RateLimiter.within_quota(1000, 1, in_flight=8).in_flight == 1
+
+
+def arrivals_at_the_api(
+    limiter: RateLimiter, clock: FakeClock, seconds: float, seed: int
+) -> list[float]:
+    """When requests reach the API over `seconds`, as many workers as the limiter lets fly
+    always waiting to send: each takes a slot, its request arrives after a random delay
+    (often none, sometimes long) or at the end of a stall of the whole API process (up to
+    1.5 s, every few seconds), and the worker takes its next slot once answered."""
+    rng = random.Random(seed)
+    end = clock.now + seconds
+    stalls, t = [], clock.now
+    while t < end:
+        t += rng.uniform(2, 10)
+        stalls.append((t, t + rng.uniform(0.05, 1.5)))
+
+    def arrival(sent: float) -> float:
+        late = sent + (rng.expovariate(20) if rng.random() < 0.3 else 0.0)
+        for begins, ends in stalls:
+            if begins <= late < ends:
+                return ends
+        return late
+
+    ready = [clock.now] * limiter.in_flight
+    heapq.heapify(ready)
+    arrived = []
+    while ready[0] < end:
+        clock.now = heapq.heappop(ready)
+        at = arrival(clock.now + limiter.reserve())
+        arrived.append(at)
+        heapq.heappush(ready, at + 0.005)  # answered
+    return sorted(arrived)
+
+
+@pytest.mark.parametrize("per_minute", [1000, 6000, 60000])
+@pytest.mark.parametrize("workers", [4, 32, 200])
+def test_within_quota_fits_the_api_bucket_however_late_and_bunched_requests_arrive(
+    per_minute, workers
+):
+    """The API's bucket (the simulator's, WAQI's rule) accepts every request the limiter lets
+    through, whatever delays and stalls bunch them up on the way (with the old limiter,
+    5 % under the API's burst and no bound on requests in flight, it refused some)."""
+    for seed in range(3):
+        clock = FakeClock()
+        limiter = RateLimiter.within_quota(per_minute, 60, workers, clock)
+        api = Quota(QuotaSettings(per_minute=per_minute, burst=60))
+        arrived = arrivals_at_the_api(limiter, clock, 30, seed)
+        assert len(arrived) > per_minute / 2 * 0.15  # the quota is used, not idled away
+        refused = [at for at in arrived if not api.allow("token", at)]
+        assert not refused, (seed, len(refused))
+
+
+def test_acquire_holds_a_place_in_flight_until_release():
+    limiter = RateLimiter.within_quota(60000, 60, in_flight=2)
+    stop = threading.Event()
+    assert limiter.acquire(stop) and limiter.acquire(stop)
+    third = threading.Thread(target=lambda: results.append(limiter.acquire(stop)))
+    results: list[bool] = []
+    third.start()
+    third.join(1.0)
+    assert third.is_alive()  # both places taken
+    limiter.release()
+    third.join(10)
+    assert results == [True]
+    stop.set()
+    assert limiter.acquire(stop) is False  # still full, and stopped
 
 
 def test_slow_down_pauses_everyone_until_a_burst_has_refilled():

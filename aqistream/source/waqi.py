@@ -162,9 +162,9 @@ class WaqiClient:
         # Proxy and CA settings from the environment are read once, here: with trust_env
         # requests would look them up (and stat ~/.netrc) again on every single request.
         self.session.proxies = requests.utils.get_environ_proxies(self.api_url)
-        self.session.verify = (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        )
+        # (Only over https: requests stats a CA bundle path on every request, http or not.)
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.session.verify = bundle if bundle and self.api_url.startswith("https:") else True
         self.session.trust_env = False
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=workers, max_retries=0)
         self.session.mount("http://", adapter)
@@ -213,6 +213,8 @@ class WaqiClient:
         except WaqiError as error:
             self.on_request(kind, outcome_of(error))
             raise
+        finally:
+            self.limiter.release()
         self.on_request(kind, "ok")
         return result
 
