@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.kafka_cluster import free_base_port
@@ -17,6 +18,16 @@ SWISS_NAMES = [
     "Zürich-Kaserne", "Genève-Necker", "Basel-St. Johann", "Lausanne-César-Roux",
     "Bern-Bollwerk", "Winterthur-Obertor", "St. Gallen-Blumenbergplatz", "Lugano-Università",
     "Neuchâtel-Jeunes-Rives",
+]  # fmt: skip
+
+# Ctrl-C as a terminal's foreground job gets it: with SIGINT's default disposition. A test
+# run started in the background of a script (or by a CI runner) ignores SIGINT, and an
+# ignored signal stays ignored across exec: make and the demo's bash would then never see
+# the Ctrl-C (make exits 0). So make is started with SIGINT reset, as a shell would for it.
+AS_IN_A_TERMINAL = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
 ]  # fmt: skip
 
 
@@ -34,7 +45,7 @@ def test_make_demo_shows_swiss_readings_and_ctrl_c_stops_all_it_started(
 
     with running_simulator() as bystander, open(output, "wb") as out:
         demo = subprocess.Popen(
-            ["make", "demo", f"CONFIG={config}"], cwd=ROOT, env=env,
+            [*AS_IN_A_TERMINAL, "make", "demo", f"CONFIG={config}"], cwd=ROOT, env=env,
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # a process group of its own, as in a terminal
         )  # fmt: skip
