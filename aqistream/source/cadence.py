@@ -56,30 +56,28 @@ HISTORY = 5  # periods and lags remembered: a few hours, so a change is followed
 class Cadence:
     """One station's rhythm as far as seen: its period, its publication lag, its last look."""
 
-    __slots__ = ("last_observed", "last_look", "misses", "_step", "_earlier", "_periods", "_lags")
+    # period, lag and margin are kept up to date as readings are seen, not derived on every
+    # look: a map answer looks at up to a thousand stations at once.
+    __slots__ = (
+        "last_observed", "last_look", "misses", "period", "lag", "_margin", "_step",
+        "_earlier", "_periods", "_lags",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.last_observed: int | None = None  # epoch of the newest reading seen
         self.last_look: float | None = None  # API time of the last look at the station
         self.misses = 0  # looks since the expected moment that found nothing new
+        # The shortest recent gap between readings: a reading that came and went between two
+        # looks makes a gap a multiple of the period, never a shorter one.
+        self.period = DEFAULT_PERIOD
+        # Typical seconds from observation to appearance, as pinned down by looks that came
+        # too early (0 until one has).
+        self.lag = 0.0
+        self._margin = MIN_MARGIN  # how much later than the lag says the first look comes
         self._step = FIRST_STEP
         self._earlier = 0.0  # how much earlier than the lag says the next first look comes
         self._periods: deque[float] = deque(maxlen=HISTORY)
         self._lags: deque[float] = deque(maxlen=HISTORY)
-
-    @property
-    def period(self) -> float:
-        """The shortest recent gap between readings: a reading that came and went between
-        two looks makes a gap a multiple of the period, never a shorter one."""
-        if not self._periods:
-            return DEFAULT_PERIOD
-        return min(MAX_PERIOD, max(MIN_PERIOD, min(self._periods)))
-
-    @property
-    def lag(self) -> float:
-        """Typical seconds from observation to appearance, as pinned down by looks that came
-        too early (0 until one has)."""
-        return median(self._lags) if self._lags else 0.0
 
     @property
     def spread(self) -> float:
@@ -93,10 +91,7 @@ class Cadence:
         """API time the next reading should have appeared by; None before any reading."""
         if self.last_observed is None:
             return None
-        return self.last_observed + self.period + self.lag + self._margin()
-
-    def _margin(self) -> float:
-        return min(MAX_MARGIN, max(MIN_MARGIN, 2 * self.spread))
+        return self.last_observed + self.period + self.lag + self._margin
 
     def looked(self, observed: int | None, at: float) -> bool:
         """A look at API time `at` showed the reading observed at `observed` (None: none
@@ -109,10 +104,13 @@ class Cadence:
             return False
         if self.last_observed is not None:
             self._periods.append(float(observed - self.last_observed))
+            self.period = min(MAX_PERIOD, max(MIN_PERIOD, min(self._periods)))
             if self.misses:
                 # Not there at the previous look, there now: it appeared in between.
                 lowest = max(0.0, (previous_look or at) - observed)
                 self._lags.append((lowest + max(lowest, at - observed)) / 2)
+                self.lag = median(self._lags)
+                self._margin = min(MAX_MARGIN, max(MIN_MARGIN, 2 * self.spread))
                 self._earlier, self._step = 0.0, FIRST_STEP
             else:
                 self._earlier += self._step
@@ -134,7 +132,7 @@ class Cadence:
         period = self.period if self._periods else STALE_UNKNOWN_PERIOD
         if expected + STALE_PERIODS * period <= self.last_look:
             return self.last_look + STALE_RECHECK
-        if self.last_look < expected + 2 * self._margin():
+        if self.last_look < expected + 2 * self._margin:
             # Within the lag's usual variation: keep looking at a steady pace.
             return self.last_look + FIRST_RECHECK
         return self.last_look + min(MAX_RECHECK, FIRST_RECHECK * 2 ** max(0, self.misses - 1))

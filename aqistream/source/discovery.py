@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from aqistream.source.stations import Box
 
@@ -61,9 +62,9 @@ class Tile:
         return str(self.box)
 
 
-@dataclass(frozen=True)
-class MapStation:
-    """One item of a map answer: a station and the time of its latest reading."""
+class MapStation(NamedTuple):
+    """One item of a map answer: a station and the time of its latest reading (a tuple:
+    a sweep of the world makes a hundred thousand of them an hour)."""
 
     uid: int
     observed: int | None  # true UTC epoch seconds of station.time; None if unreadable
