@@ -106,6 +106,37 @@ def targets(figures: dict) -> list[dict]:
     return checked
 
 
+def provenance(results: dict) -> dict:
+    """What a figure's run was: the command, when, on which commit, how loaded."""
+    return {
+        "command": results["command"],
+        "date": results["date"],
+        "commit": results.get("commit", "unknown"),
+        "runs": results["runs"],
+        "wall_seconds": results.get("wall_seconds", 0),
+        "load_average_at_start": results["machine"]["load_average_at_start"],
+        "confluent_kafka": results["machine"]["confluent_kafka"],
+    }
+
+
+def sources(results: dict) -> dict[str, dict]:
+    """Each figure's run; results written by one run name it for every figure."""
+    if "sources" in results:
+        return results["sources"]
+    return {name: provenance(results) for name in results["figures"]}
+
+
+def merged(recorded: dict, run: dict) -> dict:
+    """The recorded results with this run's figures in place of theirs, the others kept, and
+    each figure's source: a figure of hours need not be measured again with the rest."""
+    return {
+        **run,
+        "figures": {**recorded["figures"], **run["figures"]},
+        "sources": {**sources(recorded), **{name: provenance(run) for name in run["figures"]}},
+        "profiles": {**recorded.get("profiles", {}), **run.get("profiles", {})},
+    }
+
+
 # ------------------------------------------------------------------ formatting
 
 
@@ -144,7 +175,8 @@ def docstring(module) -> str:  # noqa: ANN001 (a module)
 
 def markdown(results: dict) -> str:
     figures = results["figures"]
-    parts = [header(results), headline(figures), machine(results), targets_section(results)]
+    parts = [header(results), headline(figures), machine(results), runs_section(results)]
+    parts.append(targets_section(results))
     if "cycle" in figures:
         parts.append(cycle_section(figures["cycle"]))
     if "latency" in figures:
@@ -164,7 +196,6 @@ def markdown(results: dict) -> str:
 
 
 def header(results: dict) -> str:
-    minutes, seconds = divmod(round(results.get("wall_seconds", 0)), 60)
     quick = (
         "\n**A --quick run: smaller sizes and fewer hours than the issue asks; not the "
         "recorded results.**\n"
@@ -173,11 +204,11 @@ def header(results: dict) -> str:
     )
     return (
         "# aqi-stream benchmarks\n\n"
-        f"Written by `{results['command']}` on {results['date']}, which took "
-        f"{minutes} min {seconds} s (broker start-up not included). Do not edit: run it again. "
+        f"Written by `{results['command']}` on {results['date']}; every figure's own run is in "
+        "the table of runs below. Do not edit: run it again. "
         "Every run's raw figures are in [results.json](results.json).\n"
         f"{quick}\n"
-        f"Each figure is the median of {results['runs']} runs, with the smallest and largest "
+        "Each figure is the median of its run's repetitions, with the smallest and largest "
         "in brackets, unless it says otherwise. Every ratio pairs aqi-stream and the baseline "
         "measured back to back in the same run. The baseline, "
         "[baseline_naive.py](baseline_naive.py), is the original project's approach: one "
@@ -186,6 +217,27 @@ def header(results: dict) -> str:
         "unless stated. The machine is shared: the figures are ratios and medians measured in "
         "one run, not absolutes to compare across machines.\n"
     )
+
+
+def runs_section(results: dict) -> str:
+    rows = []
+    for name, run in sources(results).items():
+        minutes, seconds = divmod(round(run["wall_seconds"]), 60)
+        rows.append(
+            [
+                name,
+                f"`{run['command']}`",
+                run["date"],
+                run["commit"],
+                str(run["runs"]),
+                f"{minutes} min {seconds} s",
+                ", ".join(map(str, run["load_average_at_start"])),
+                run["confluent_kafka"],
+            ]
+        )
+    header = ["Figure", "Run", "Date", "Commit", "Repetitions", "Run's wall time",
+              "Load at start", "confluent-kafka"]  # fmt: skip
+    return "## Runs\n\n" + table(header, rows)
 
 
 README_START = "<!-- benchmark headline: written by make bench, from bench/results.json -->"
@@ -206,13 +258,22 @@ def readme_with_headline(readme: str, results: dict) -> str:
         raise ValueError(f"README.md lacks the markers {README_START} ... {README_END}") from None
     block = [
         "",
-        f"From `{results['command']}` on {results['date'][:10]} "
-        f"(median of {results['runs']} runs; the rest in [bench/RESULTS.md](bench/RESULTS.md)):",
+        f"From {headline_source(results)} (medians; the rest in "
+        "[bench/RESULTS.md](bench/RESULTS.md)):",
         "",
         *headline_items(results["figures"]),
         "",
     ]
     return readme[:start] + "\n".join(block) + readme[end:]
+
+
+def headline_source(results: dict) -> str:
+    runs = {(run["command"], run["date"][:10]) for run in sources(results).values()}
+    if len(runs) == 1:
+        ((command, day),) = runs
+        return f"`{command}` on {day}"
+    days = sorted(day for _, day in runs)
+    return f"{len(runs)} runs of `make bench` from {days[0]} to {days[-1]}"
 
 
 def headline_items(figures: dict) -> list[str]:
