@@ -1,33 +1,25 @@
-"""aqistream/source/waqi.py: what each WAQI body means (API.md §6, §7, §9), and the client's
-connections (its proxy) against the simulator."""
+"""aqistream/source/waqi.py, the pure part: what each WAQI body means (API.md §6, §7, §9)."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-import urllib.request
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from aqistream.source.discovery import MapStation, map_stations
-from aqistream.source.ratelimit import RateLimiter
 from aqistream.source.waqi import (
     InvalidToken,
     MapError,
     OverQuota,
     TransientError,
     UnknownStation,
-    WaqiClient,
     outcome_of,
     parse_feed_body,
     parse_map_body,
     redact,
 )
 from tests.fixtures import FIXTURES
-from tests.pipeline import TOKEN, waqi_simulator
 
 
 def body(envelope: dict) -> bytes:
@@ -149,57 +141,3 @@ def test_each_failure_kind_has_its_outcome_for_the_metrics():
             MapError("x"),
         )
     ] == ["ok", "invalid_key", "over_quota", "transient", "unknown_station", "error"]
-
-
-# ---------------------------------------------------------------- the client, over HTTP
-
-
-class ForwardProxy(http.server.ThreadingHTTPServer):
-    """An HTTP proxy that forwards each request and remembers the URLs it was asked for."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-        super().__init__(("127.0.0.1", 0), _ForwardHandler)
-
-
-class _ForwardHandler(http.server.BaseHTTPRequestHandler):
-    server: ForwardProxy
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        self.server.asked.append(self.path)  # a proxy is asked for the absolute URL
-        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with direct.open(self.path, timeout=30) as answer:
-            body = answer.read()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
-@pytest.mark.parametrize("bypassed", [False, True])
-def test_the_client_goes_through_the_proxy_the_environment_names(monkeypatch, bypassed):
-    proxy = ForwardProxy()
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1" if bypassed else "")
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.delenv("http_proxy", raising=False)
-    try:
-        with waqi_simulator(4, "--quota", "0", "--stations", "200") as sim:
-            client = WaqiClient(TOKEN, sim.url, RateLimiter(60000, 100), 2, threading.Event())
-            assert client.fetch_feed("zurich")["idx"] == 5419
-            client.close()
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-    if bypassed:
-        assert proxy.asked == []
-    else:
-        assert [urlsplit(url).path for url in proxy.asked] == ["/feed/zurich/"]
-        assert proxy.asked[0].startswith(sim.url)

@@ -1,5 +1,4 @@
-"""The WAQI API client: one pool of keep-alive connections, the shared rate limiter, retries,
-typed errors.
+"""The WAQI API client: one pooled HTTP session, the shared rate limiter, retries, typed errors.
 
 Two requests: a station's feed (``/feed/{path}/``) and the stations on a map box
 (``/v2/map/bounds``). WAQI answers HTTP 200 with {"status": "error", "data": "..."} for most
@@ -15,11 +14,11 @@ import os
 import random
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote
 
-import urllib3
+import requests
+from requests.adapters import HTTPAdapter
 
 from aqistream.source.clock import ApiClock
 from aqistream.source.ratelimit import RateLimiter
@@ -27,7 +26,7 @@ from aqistream.source.stations import Box
 
 DEFAULT_API_URL = "https://api.waqi.info"
 # (connect, read) seconds: a slow station must not hold a worker for long.
-TIMEOUT = urllib3.Timeout(connect=5, read=10)
+TIMEOUT = (5, 10)
 ATTEMPTS = 4
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
@@ -158,10 +157,18 @@ class WaqiClient:
         self.sleep_jitter = sleep_jitter
         self.clock = clock or ApiClock()
         self.on_request = on_request  # (kind, outcome) of every request sent, for metrics
-        # urllib3 itself, not requests over it: at the whole network's hundreds of requests a
-        # second, requests' own per-request work (preparing, merging settings, hooks, cookies)
-        # cost about 0.6 ms of CPU of the producer's ~2.3 ms a request.
-        self.pool = connection_pool(self.api_url, workers)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "aqi-stream"
+        # Proxy and CA settings from the environment are read once, here: with trust_env
+        # requests would look them up (and stat ~/.netrc) again on every single request.
+        self.session.proxies = requests.utils.get_environ_proxies(self.api_url)
+        # (Only over https: requests stats a CA bundle path on every request, http or not.)
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.session.verify = bundle if bundle and self.api_url.startswith("https:") else True
+        self.session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=workers, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.requests_made = 0
         self.requests_by_kind = {FEED: 0, MAP: 0}
         self.count_lock = threading.Lock()
@@ -214,50 +221,29 @@ class WaqiClient:
     def get(self, url: str, params: dict, parse: Callable[[bytes], object]):
         sent = time.monotonic()
         try:
-            response = self.pool.request(
-                "GET", f"{url}?{urlencode({**params, 'token': self.token})}", timeout=TIMEOUT
+            response = self.session.get(
+                url, params={**params, "token": self.token}, timeout=TIMEOUT
             )
-        except urllib3.exceptions.HTTPError as error:
-            # (urllib3's NewConnectionError, a refused connection, is also a TimeoutError.)
-            if isinstance(error, urllib3.exceptions.TimeoutError) and not isinstance(
-                error, urllib3.exceptions.NewConnectionError
-            ):
-                raise TransientError("the API did not answer in time") from None
+        except requests.Timeout:
+            raise TransientError("the API did not answer in time") from None
+        except requests.RequestException as error:
             raise TransientError(redact(describe_connection_error(error), self.token)) from None
-        if response.status != 200:
-            hint = " (is --api-url the WAQI API?)" if 400 <= response.status < 500 else ""
-            raise TransientError(f"HTTP {response.status} from the API{hint}")
+        if response.status_code != 200:
+            hint = " (is --api-url the WAQI API?)" if 400 <= response.status_code < 500 else ""
+            raise TransientError(f"HTTP {response.status_code} from the API{hint}")
         # Only the API's own answers set its clock: an error page may come from a proxy
         # between us, with a clock of its own.
         self.clock.heard(response.headers.get("Date"), sent, time.monotonic())
-        return parse(response.data)
+        return parse(response.content)
 
     def close(self) -> None:
-        self.pool.clear()
+        self.session.close()
 
 
-def connection_pool(api_url: str, workers: int) -> urllib3.PoolManager:
-    """Keep-alive connections to the API, `workers` of them, through the environment's proxy
-    if it names one for the API's host, checking certificates against REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE if set (else the system's), as requests would. Read once, here."""
-    options = {
-        "num_pools": 1,
-        "maxsize": workers,
-        "retries": False,  # the client retries, within the rate limiter
-        "headers": {"User-Agent": "aqi-stream"},
-        "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"),
-    }
-    parts = urlsplit(api_url)
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
-
-
-def describe_connection_error(error: urllib3.exceptions.HTTPError) -> str:
+def describe_connection_error(error: requests.RequestException) -> str:
     """A short reason instead of urllib3's nested repr (which also carries the URL)."""
-    reason = getattr(error, "reason", None) or error
-    text = f"{error} {reason}"
+    reason = error.__context__ or error
+    text = str(reason)
     if "Connection refused" in text:
         return "connection refused by the API host"
     if "Name or service not known" in text or "Temporary failure in name resolution" in text:
