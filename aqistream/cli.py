@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -32,6 +33,21 @@ def number_at_least(minimum: float, kind: type = float, exclusive: bool = False)
         return value
 
     return parse
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
+
+
+def duration_ms(text: str) -> int:
+    """An argparse type: '3h', '90m', '45s', '1d', '2h30m' as milliseconds."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(number + unit for number, unit in parts) != compact:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: write a number and a unit, like 3h, 90m, 45s or 1d"
+        )
+    return round(sum(float(number) * _UNIT_MS[unit] for number, unit in parts))
 
 
 def stop_on_signals(stop: threading.Event, on_first: Callable[[str], None] = lambda name: None):

@@ -1,0 +1,363 @@
+"""aggregator.py's Quix Streams application: readings in, daily figures, NowCast and alerts out.
+
+    readings ─► check (poison: reported, skipped)
+       ├─► NowCast per station (state: its last 12 hours) ─► <topic>.nowcast
+       │                                                  └─► category changed ─► <topic>.alerts
+       └─► the station's wall clock ─► LocalDayWindow (24 h, grace) ─► <topic>.daily
+
+Exactly once end to end: Quix's "exactly-once" guarantee commits the consumed offsets, the
+three outputs and the state's changelog topics in one Kafka transaction per checkpoint,
+so a crash anywhere re-runs the uncommitted messages from the last checkpoint, with the
+state as it was there. Each step's work is a pure function of aqistream/windows/.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from aqistream.config import ConfigError, KafkaConfig
+from aqistream.record import InvalidRecord, decode_record
+from aqistream.windows import daily, nowcast
+from aqistream.windows.closing import LocalDayWindow
+from aqistream.windows.localday import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    local_date,
+    offset_minutes,
+    utc_ms,
+    wall_clock_ms,
+)
+from aqistream.windows.outputs import ALERT, DAILY, NOWCAST
+from aqistream.windows.quix import Application, ConnectionConfig, QuixException, State, TopicConfig
+
+log = logging.getLogger("aqistream.aggregator")
+kafka_log = logging.getLogger("aqistream.librdkafka")
+
+DEFAULT_GROUP = "aqi-stream-aggregator"
+DEFAULT_GRACE_MS = 3 * HOUR_MS
+# Outputs become visible when a checkpoint commits: this bounds a NowCast's delay.
+COMMIT_INTERVAL_SECONDS = 1.0
+# A killed instance's open transaction holds back what readers see until Kafka aborts it.
+TRANSACTION_TIMEOUT_MS = 10_000
+# A day is logged as late once per station; this many are remembered.
+LATE_DAYS_REMEMBERED = 10_000
+REPORT_EVERY_SECONDS = 30.0
+RESTART_AFTER_SECONDS = 5.0
+# librdkafka and Quix repeat a complaint every second while Kafka is away: once a minute.
+REPEAT_AFTER_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class AggregatorOptions:
+    topic: str = "air_quality_index"
+    grace_ms: int = DEFAULT_GRACE_MS
+    group: str | None = None
+    state_dir: str = "aggregator-state"
+
+
+@dataclass
+class Counts:
+    readings: int = 0
+    invalid: int = 0
+    nowcasts: int = 0
+    alerts: int = 0
+    days_closed: int = 0
+    late: int = 0
+    late_days: OrderedDict = field(default_factory=OrderedDict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.readings} readings in ({self.invalid} invalid, skipped), "
+            f"{self.days_closed} days closed, {self.late} late readings, "
+            f"{self.nowcasts} NowCasts, {self.alerts} alerts"
+        )
+
+
+def group_of(config: KafkaConfig, options: AggregatorOptions) -> str:
+    return options.group or config.consumer.get("group.id") or DEFAULT_GROUP
+
+
+class Stopper:
+    """SIGINT and SIGTERM: stop the running application, and the loop that restarts it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.app: Application | None = None
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self.handle)
+        signal.signal(signal.SIGTERM, self.handle)
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if not self.event.is_set():
+            log.info("%s: stopping", signal.Signals(signum).name)
+        self.event.set()
+        if self.app is not None:
+            self.app.stop()
+
+
+class StoppedBySignals(Application):
+    """Quix installs its own signal handlers in run(); these also end the restart loop."""
+
+    stopper: Stopper
+
+    def _setup_signal_handlers(self) -> None:
+        self.stopper.install()
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a log line through, then the same line again only after a while."""
+
+    def __init__(self, every: float = REPEAT_AFTER_SECONDS):
+        super().__init__()
+        self.every = every
+        self.shown: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        text = record.getMessage()
+        if now - self.shown.get(text, -self.every) < self.every:
+            return False
+        self.shown[text] = now
+        return True
+
+
+class Aggregation:
+    """The application for one run: built by build(), run by Application.run()."""
+
+    def __init__(self, config: KafkaConfig, options: AggregatorOptions, counts: Counts):
+        self.config = config
+        self.options = options
+        self.counts = counts
+        self.group = group_of(config, options)
+
+    # ------------------------------------------------------------ clients
+
+    def kafka_settings(self, role: dict[str, str]) -> dict[str, Any]:
+        settings = {**self.config.common, **role}
+        settings.pop("bootstrap.servers", None)
+        settings.pop("group.id", None)
+        return settings
+
+    def check_settings(self) -> None:
+        """A bad setting in config.ini is a ConfigError now, not a crash inside Quix."""
+        try:
+            Consumer({**self.config.common, **self.config.consumer, "group.id": self.group}).close()
+            Producer({**self.config.common, **self.config.producer})
+        except KafkaException as error:
+            raise ConfigError(f"{self.config.source}: {error.args[0].str()}") from None
+
+    def input_layout(self, stop: threading.Event) -> tuple[int, int]:
+        """(partitions, replication factor) of the readings topic, once it exists."""
+        admin = AdminClient({**self.config.common, "logger": kafka_log})
+        said = None
+        while not stop.is_set():
+            try:
+                topics = admin.list_topics(timeout=10).topics
+            except KafkaException as error:
+                message = f"Kafka unreachable at {self.config.bootstrap_servers} ({error})"
+            else:
+                metadata = topics.get(self.options.topic)
+                if metadata is not None and metadata.error is None and metadata.partitions:
+                    first = next(iter(metadata.partitions.values()))
+                    return len(metadata.partitions), len(first.replicas)
+                message = f"topic {self.options.topic} does not exist yet"
+            if message != said:
+                log.warning("%s; waiting for it", message)
+                said = message
+            stop.wait(2)
+        raise InterruptedError
+
+    # ------------------------------------------------------------ the application
+
+    def build(self, partitions: int, replication: int) -> Application:
+        connection = ConnectionConfig.from_librdkafka_dict(self.config.common, ignore_extras=True)
+        app = StoppedBySignals(
+            broker_address=connection,
+            consumer_group=self.group,
+            auto_offset_reset="earliest",
+            processing_guarantee="exactly-once",
+            commit_interval=COMMIT_INTERVAL_SECONDS,
+            state_dir=self.options.state_dir,
+            loglevel=None,
+            consumer_extra_config={
+                **self.kafka_settings(self.config.consumer),
+                "logger": kafka_log,
+            },
+            producer_extra_config={
+                "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                **self.kafka_settings(self.config.producer),
+                "logger": kafka_log,
+            },
+            # librdkafka retries while Kafka is away; the caller starts again after this.
+            broker_availability_timeout=60,
+        )
+        readings = app.topic(
+            self.options.topic, key_deserializer="bytes", value_deserializer="bytes"
+        )
+        created = TopicConfig(num_partitions=partitions, replication_factor=replication)
+        outputs = {
+            kind: app.topic(
+                kind.topic(self.options.topic),
+                key_serializer="bytes",
+                value_serializer="json",
+                config=created,
+            )
+            for kind in (DAILY, NOWCAST, ALERT)
+        }
+
+        checked = app.dataframe(readings).apply(self.check, metadata=True)
+        checked = checked.filter(lambda reading: reading is not None)
+
+        observed = checked.apply(self.observe, stateful=True)
+        observed.apply(lambda both: both[0]).to_topic(outputs[NOWCAST])
+        alerts = observed.filter(lambda both: both[1] is not None).apply(lambda both: both[1])
+        alerts.to_topic(outputs[ALERT])
+
+        days = checked.apply(lambda reading: reading["day"]).set_timestamp(
+            lambda value, key, timestamp, headers: wall_clock_ms(value["utc"], value["offset"])
+        )
+        closed = LocalDayWindow(self.options.grace_ms, days, self.on_late).final()
+        closed = closed.filter(self.has_readings)
+        # Kafka's timestamp of a day: that of the reading that closed it (the window's own,
+        # its wall-clock start, would be a fake instant, and retention deletes by it).
+        closed = closed.set_timestamp(lambda value, key, timestamp, headers: value["closed_by"])
+        closed = closed.apply(self.daily_record, metadata=True)
+        closed.to_topic(outputs[DAILY])
+        return app
+
+    def run(self, stopper: Stopper) -> None:
+        """Until stopped: wait for the readings topic, run the application, and start it
+        again (its state and offsets from Kafka) whenever Kafka fails it."""
+        reporter = threading.Thread(target=self.report, args=(stopper.event,), daemon=True)
+        reporter.start()
+        try:
+            partitions, replication = self.input_layout(stopper.event)
+        except InterruptedError:
+            return
+        while not stopper.event.is_set():
+            app = self.build(partitions, replication)
+            app.stopper = stopper
+            stopper.app = app
+            try:
+                app.run()
+            except (KafkaException, QuixException) as error:
+                if stopper.event.is_set():
+                    return
+                log.warning(
+                    "Kafka failed (%s); starting again in %g s", error, RESTART_AFTER_SECONDS
+                )
+                stopper.event.wait(RESTART_AFTER_SECONDS)
+            else:
+                return  # stopped by a signal
+            finally:
+                stopper.app = None
+
+    def report(self, stop: threading.Event) -> None:
+        while not stop.wait(REPORT_EVERY_SECONDS):
+            log.info(self.counts.summary())
+
+    # ------------------------------------------------------------ the steps
+
+    def check(self, value: bytes | None, key: bytes | None, timestamp: int, headers: Any):
+        """The reading in a message, or None (reported, counted) when it is not one."""
+        try:
+            record = decode_record(value)
+            if key != str(record["station"]["idx"]).encode():
+                raise InvalidRecord(
+                    f"key {key!r} is not the station idx {record['station']['idx']}"
+                )
+            utc = utc_ms(record["observed_at"])
+            offset = offset_minutes(record["observed_local"])
+        except (InvalidRecord, ValueError) as problem:
+            self.counts.invalid += 1
+            log.warning("skipping an invalid record (key %r): %s", key, problem)
+            return None
+        self.counts.readings += 1
+        day = daily.day_reading(record, utc, offset, timestamp)
+        return {"record": record, "utc": utc, "day": day}
+
+    def observe(self, reading: dict, state: State) -> tuple[dict, dict | None]:
+        history = state.get("history") or nowcast.new_history()
+        history, figures, alert = nowcast.observe(history, reading["record"], reading["utc"])
+        state.set("history", history)
+        self.counts.nowcasts += 1
+        if alert is not None:
+            self.counts.alerts += 1
+            log.debug(
+                "alert: %s: %s -> %s (NowCast AQI %d)",
+                alert["station"]["name"],
+                alert["previous"] or "none",
+                alert["category"],
+                alert["aqi"],
+            )
+        return figures, alert
+
+    @staticmethod
+    def has_readings(window: dict) -> bool:
+        return window["day"]["readings"] > 0
+
+    def daily_record(self, window: dict, key: bytes, timestamp: int, headers: Any) -> dict:
+        record = daily.daily_record(int(key), window["day"], window["start"])
+        self.counts.days_closed += 1
+        pm25 = record["daily_aqi"].get("pm25") or {}
+        log.debug(
+            "day closed: %s %s: %d readings, daily PM2.5 AQI %s",
+            record["station"]["name"],
+            record["date"],
+            record["readings"],
+            pm25.get("aqi", "-"),
+        )
+        return record
+
+    def on_late(
+        self,
+        value: Any,
+        key: Any,
+        timestamp_ms: int,
+        late_by_ms: int,
+        start: int,
+        end: int,
+        store_name: str,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> bool:
+        """A reading whose day had closed: counted, logged once per station and day."""
+        self.counts.late += 1
+        day = (key, start)
+        if day not in self.counts.late_days:
+            self.counts.late_days[day] = True
+            if len(self.counts.late_days) > LATE_DAYS_REMEMBERED:
+                self.counts.late_days.popitem(last=False)
+            log.warning(
+                "late reading: station %s, local day %s, observed %s: it arrived %s after "
+                "the day had closed (its end + grace); counted, not in the day's result",
+                key.decode(errors="replace") if isinstance(key, bytes) else key,
+                local_date(start),
+                value.get("utc") and _instant(value["utc"]),
+                _duration(late_by_ms),
+            )
+        return False  # Quix logs nothing more
+
+
+def _instant(instant_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(instant_ms / 1000))
+
+
+def _duration(ms: int) -> str:
+    if ms >= DAY_MS:
+        return f"{ms / DAY_MS:.1f} days"
+    if ms >= HOUR_MS:
+        return f"{ms / HOUR_MS:.1f} h"
+    return f"{ms / MINUTE_MS:.0f} min"

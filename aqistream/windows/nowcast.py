@@ -1,0 +1,91 @@
+"""A station's last 12 hours, its NowCast on every reading, and the alert when its category moves.
+
+The history is a small JSON-able dict kept per station (in the application's state):
+hourly mean PM2.5 and PM10 concentrations of the last 12 clock hours, and the NowCast
+category last announced. `observe` adds a reading and gives the `<topic>.nowcast` value,
+and the `<topic>.alerts` value when the category is not the one announced before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aqistream.windows import epa
+from aqistream.windows.localday import HOUR_MS
+
+NOWCAST_POLLUTANTS = ("pm25", "pm10")
+
+History = dict[str, Any]  # {"hourly": {pollutant: {"hour": [sum, n]}}, "category": str|None}
+
+
+def new_history() -> History:
+    return {"hourly": {pollutant: {} for pollutant in NOWCAST_POLLUTANTS}, "category": None}
+
+
+def observe(history: History, record: dict, utc: int) -> tuple[History, dict, dict | None]:
+    """Add a reading to the history; the NowCast record, and an alert record or None.
+
+    The history is changed in place and returned. Hours older than the 12 up to the newest
+    reading are forgotten.
+    """
+    hour = utc // HOUR_MS
+    iaqi = record["iaqi"]
+    figures: dict[str, dict | None] = {}
+    for pollutant in NOWCAST_POLLUTANTS:
+        bins = history["hourly"][pollutant]
+        value = iaqi.get(pollutant)
+        if value is not None:
+            concentration = epa.concentration_of(pollutant, value)
+            if str(hour) in bins:
+                bins[str(hour)][0] += concentration
+                bins[str(hour)][1] += 1
+            else:
+                bins[str(hour)] = [concentration, 1]
+        newest = max(map(int, bins), default=hour)
+        for old in [key for key in bins if int(key) <= newest - epa.NOWCAST_HOURS]:
+            del bins[old]
+        figures[pollutant] = _figure(pollutant, bins, hour)
+    present = [(figure["aqi"], pollutant) for pollutant, figure in figures.items() if figure]
+    aqi, dominant = max(present) if present else (None, None)
+    category = epa.category(aqi)
+    station = {"idx": record["station"]["idx"], "name": record["station"]["name"]}
+    nowcast = {
+        "kind": "nowcast",
+        "schema_version": 1,
+        "station": station,
+        "observed_at": record["observed_at"],
+        "observed_local": record["observed_local"],
+        **figures,
+        "aqi": aqi,
+        "category": category,
+        "dominant": dominant,
+    }
+    alert = None
+    if category is not None and category != history["category"]:
+        alert = {
+            "kind": "alert",
+            "schema_version": 1,
+            "station": station,
+            "observed_at": record["observed_at"],
+            "observed_local": record["observed_local"],
+            "previous": history["category"],
+            "category": category,
+            "aqi": aqi,
+            "dominant": dominant,
+        }
+        history["category"] = category
+    return history, nowcast, alert
+
+
+def _figure(pollutant: str, bins: dict[str, list], hour: int) -> dict | None:
+    hourly = {int(key): total / count for key, (total, count) in bins.items()}
+    concentration = epa.nowcast(hourly, hour)
+    if concentration is None:
+        return None
+    aqi = epa.aqi_of(pollutant, concentration)
+    return {
+        "concentration": epa.truncate(pollutant, concentration),
+        "aqi": aqi,
+        "category": epa.category(aqi),
+        "hours": sum(1 for key in hourly if 0 <= hour - key < epa.NOWCAST_HOURS),
+    }
