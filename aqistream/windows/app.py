@@ -39,6 +39,7 @@ from aqistream.windows.localday import (
 )
 from aqistream.windows.outputs import ALERT, DAILY, NOWCAST
 from aqistream.windows.quix import Application, ConnectionConfig, QuixException, State, TopicConfig
+from aqistream.windows.reading import Reading, compact_reading
 
 log = logging.getLogger("aqistream.aggregator")
 kafka_log = logging.getLogger("aqistream.librdkafka")
@@ -215,16 +216,17 @@ class Aggregation:
             )
             for kind in (DAILY, NOWCAST, ALERT)
         }
+        kind_of = {kind.kind: kind for kind in outputs}
 
         checked = app.dataframe(readings).apply(self.check, metadata=True)
         checked = checked.filter(lambda reading: reading is not None)
 
-        observed = checked.apply(self.observe, stateful=True)
-        observed.apply(lambda both: both[0]).to_topic(outputs[NOWCAST])
-        alerts = observed.filter(lambda both: both[1] is not None).apply(lambda both: both[1])
-        alerts.to_topic(outputs[ALERT])
+        # Branch 1: the NowCast of every reading, and an alert when its category moves.
+        observed = checked.apply(self.observe, stateful=True, expand=True)
+        observed.to_topic(lambda value, key, timestamp, headers: outputs[kind_of[value["kind"]]])
 
-        days = checked.apply(lambda reading: reading["day"]).set_timestamp(
+        # Branch 2: the station's day, on its wall clock.
+        days = checked.set_timestamp(
             lambda value, key, timestamp, headers: wall_clock_ms(value["utc"], value["offset"])
         )
         closed = LocalDayWindow(self.options.grace_ms, days, self.on_late).final()
@@ -284,24 +286,25 @@ class Aggregation:
             log.warning("skipping an invalid record (key %r): %s", key, problem)
             return None
         self.counts.readings += 1
-        day = daily.day_reading(record, utc, offset, timestamp)
-        return {"record": record, "utc": utc, "day": day}
+        return compact_reading(record, utc, offset, timestamp)
 
-    def observe(self, reading: dict, state: State) -> tuple[dict, dict | None]:
+    def observe(self, reading: Reading, state: State) -> list[dict]:
+        """The reading's NowCast record, and its alert if the category moved."""
         history = state.get("history") or nowcast.new_history()
-        history, figures, alert = nowcast.observe(history, reading["record"], reading["utc"])
+        history, figures, alert = nowcast.observe(history, reading)
         state.set("history", history)
         self.counts.nowcasts += 1
-        if alert is not None:
-            self.counts.alerts += 1
-            log.debug(
-                "alert: %s: %s -> %s (NowCast AQI %d)",
-                alert["station"]["name"],
-                alert["previous"] or "none",
-                alert["category"],
-                alert["aqi"],
-            )
-        return figures, alert
+        if alert is None:
+            return [figures]
+        self.counts.alerts += 1
+        log.debug(
+            "alert: %s: %s -> %s (NowCast AQI %d)",
+            alert["station"]["name"],
+            alert["previous"] or "none",
+            alert["category"],
+            alert["aqi"],
+        )
+        return [figures, alert]
 
     @staticmethod
     def has_readings(window: dict) -> bool:

@@ -79,8 +79,9 @@ class LocalDayWindow(FixedTimeWindowMultiAggregation):
     """Quix's tumbling window of 24 h on each station's wall clock, closed per key, and
     by the partition's UTC clock for stations that have gone quiet (see the module).
 
-    Its messages are daily.DayReading values stamped with the station's wall-clock time;
-    each closed day carries `closed_by`, the Kafka timestamp of the reading that closed it.
+    Its messages are readings (aqistream/windows/reading.py) stamped with the station's
+    wall-clock time; each closed day carries `closed_by`, the Kafka timestamp of the
+    reading that closed it.
     """
 
     def __init__(

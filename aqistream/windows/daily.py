@@ -1,7 +1,7 @@
 """What a station's day window holds, and the daily record it becomes when it closes.
 
-The window sees one `DayReading` per reading (the true instant, the offset, the values) and
-keeps a small JSON-able summary (`add`); when the day closes, `daily_record` turns it into
+The window sees each reading (aqistream/windows/reading.py) and keeps a small JSON-able
+summary of the day (`add`); when the day closes, `daily_record` turns it into
 the `<topic>.daily` value. PM2.5 and PM10 are kept as hourly mean *concentrations*
 (WAQI's sub-indices converted back through the EPA table), because EPA's daily AQI is the
 AQI of the 24-hour mean concentration, not the mean of hourly AQIs. Hours are clock hours
@@ -20,26 +20,13 @@ from aqistream.windows.localday import (
     local_date,
     local_text,
 )
+from aqistream.windows.reading import Reading
 
 DAILY_POLLUTANTS = ("pm25", "pm10")
 # EPA: a 24-hour average needs at least 75% of the day's hours (18 of 24).
 COMPLETE_SHARE = 0.75
 
-DayReading = dict[str, Any]  # {"utc", "offset", "published", ...}; see day_reading()
 Day = dict[str, Any]  # the window's summary; see new_day()
-
-
-def day_reading(record: dict, utc: int, offset: int, published: int) -> DayReading:
-    """What the day window needs of a record (a small value: the window stores none of it);
-    `published` is its Kafka timestamp."""
-    return {
-        "utc": utc,
-        "offset": offset,
-        "published": published,
-        "name": record["station"]["name"],
-        "aqi": record["aqi"],
-        "iaqi": record["iaqi"],
-    }
 
 
 def new_day() -> Day:
@@ -54,7 +41,7 @@ def new_day() -> Day:
     }
 
 
-def add(day: Day, reading: DayReading) -> Day:
+def add(day: Day, reading: Reading) -> Day:
     """The summary with one more reading (in place; returned for the window's convenience)."""
     utc, offset = reading["utc"], reading["offset"]
     day["readings"] += 1

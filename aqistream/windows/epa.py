@@ -20,6 +20,7 @@ last row's slope goes on, which is how WAQI reports values above 500 (it served 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 # Table 5 of EPA-454/B-18-007. Units: PM2.5 and PM10 µg/m³ (24 h), O3 ppb (8 h; the 8 h
 # scale ends at 300), NO2 and SO2 ppb (1 h), CO ppm (8 h).
@@ -77,8 +78,10 @@ def sub_index(pollutant: str, concentration: float) -> float:
     return _along_curve(_CURVES[pollutant], concentration, axis=0)
 
 
+@lru_cache(maxsize=65536)
 def concentration_of(pollutant: str, index: float) -> float:
     """The concentration whose sub-index is `index`: what a WAQI `iaqi` value stands for."""
+    # Cached: WAQI's sub-indices are whole numbers or tenths, so the same few recur.
     return _along_curve(_CURVES[pollutant], index, axis=1)
 
 
@@ -92,7 +95,12 @@ def truncate(pollutant: str, concentration: float) -> float:
 def aqi_of(pollutant: str, concentration: float) -> int:
     """EPA's AQI of an average concentration: truncated, through the equation, rounded to
     the nearest integer (halves up)."""
-    return math.floor(sub_index(pollutant, truncate(pollutant, concentration)) + 0.5)
+    return _aqi_of_truncated(pollutant, truncate(pollutant, concentration))
+
+
+@lru_cache(maxsize=65536)
+def _aqi_of_truncated(pollutant: str, concentration: float) -> int:
+    return math.floor(sub_index(pollutant, concentration) + 0.5)
 
 
 def category(aqi: float | None) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aqistream.windows import epa
 from aqistream.windows.localday import HOUR_MS
+from aqistream.windows.reading import Reading
 
 NOWCAST_POLLUTANTS = ("pm25", "pm10")
 
@@ -22,39 +23,41 @@ def new_history() -> History:
     return {"hourly": {pollutant: {} for pollutant in NOWCAST_POLLUTANTS}, "category": None}
 
 
-def observe(history: History, record: dict, utc: int) -> tuple[History, dict, dict | None]:
+def observe(history: History, reading: Reading) -> tuple[History, dict, dict | None]:
     """Add a reading to the history; the NowCast record, and an alert record or None.
 
     The history is changed in place and returned. Hours older than the 12 up to the newest
     reading are forgotten.
     """
-    hour = utc // HOUR_MS
-    iaqi = record["iaqi"]
+    hour = reading["utc"] // HOUR_MS
+    this_hour = str(hour)
+    iaqi = reading["iaqi"]
     figures: dict[str, dict | None] = {}
     for pollutant in NOWCAST_POLLUTANTS:
         bins = history["hourly"][pollutant]
         value = iaqi.get(pollutant)
         if value is not None:
             concentration = epa.concentration_of(pollutant, value)
-            if str(hour) in bins:
-                bins[str(hour)][0] += concentration
-                bins[str(hour)][1] += 1
+            known = bins.get(this_hour)
+            if known is None:
+                bins[this_hour] = [concentration, 1]
             else:
-                bins[str(hour)] = [concentration, 1]
-        newest = max(map(int, bins), default=hour)
-        for old in [key for key in bins if int(key) <= newest - epa.NOWCAST_HOURS]:
+                known[0] += concentration
+                known[1] += 1
+        oldest_kept = max(map(int, bins), default=hour) - epa.NOWCAST_HOURS + 1
+        for old in [key for key in bins if int(key) < oldest_kept]:
             del bins[old]
         figures[pollutant] = _figure(pollutant, bins, hour)
     present = [(figure["aqi"], pollutant) for pollutant, figure in figures.items() if figure]
     aqi, dominant = max(present) if present else (None, None)
     category = epa.category(aqi)
-    station = {"idx": record["station"]["idx"], "name": record["station"]["name"]}
+    station = {"idx": reading["idx"], "name": reading["name"]}
     nowcast = {
         "kind": "nowcast",
         "schema_version": 1,
         "station": station,
-        "observed_at": record["observed_at"],
-        "observed_local": record["observed_local"],
+        "observed_at": reading["observed_at"],
+        "observed_local": reading["observed_local"],
         **figures,
         "aqi": aqi,
         "category": category,
@@ -66,8 +69,8 @@ def observe(history: History, record: dict, utc: int) -> tuple[History, dict, di
             "kind": "alert",
             "schema_version": 1,
             "station": station,
-            "observed_at": record["observed_at"],
-            "observed_local": record["observed_local"],
+            "observed_at": reading["observed_at"],
+            "observed_local": reading["observed_local"],
             "previous": history["category"],
             "category": category,
             "aqi": aqi,
