@@ -101,6 +101,10 @@ class Reference:
                         hourly[pollutant].setdefault(hour, []).append(
                             epa.concentration_of(pollutant, value)
                         )
+                    # Hours 36 or more before the newest are forgotten (KEPT_HOURS).
+                    newest = max(hourly[pollutant], default=hour)
+                    for old in [h for h in hourly[pollutant] if h <= newest - 36]:
+                        del hourly[pollutant][old]
                     figures[pollutant] = nowcast_figure(pollutant, hourly[pollutant], hour)
                 present = [(f["aqi"], p) for p, f in figures.items() if f]
                 aqi, dominant = max(present) if present else (None, None)

@@ -344,12 +344,14 @@ class Aggregation:
             if len(self.counts.late_days) > LATE_DAYS_REMEMBERED:
                 self.counts.late_days.popitem(last=False)
             log.warning(
-                "late reading: station %s, local day %s, observed %s: it arrived %s after "
-                "the day had closed (its end + grace); counted, not in the day's result",
+                "late reading: station %s, local day %s, observed %s, arrived when the day "
+                "had been closed for %s (its end + %s of grace); counted, not in the day's "
+                "result (logged once per station and day)",
                 key.decode(errors="replace") if isinstance(key, bytes) else key,
                 local_date(start),
-                value.get("utc") and _instant(value["utc"]),
+                _instant(value["utc"]),
                 _duration(late_by_ms),
+                _duration(self.options.grace_ms),
             )
         return False  # Quix logs nothing more
 

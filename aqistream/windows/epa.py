@@ -43,8 +43,9 @@ BREAKPOINTS: dict[str, tuple[tuple[float, float, int, int], ...]] = {
 }
 # fmt: on
 POLLUTANTS = tuple(BREAKPOINTS)
-# EPA truncates an average before the equation: PM2.5 to 0.1 µg/m³, PM10 to 1 µg/m³.
-TRUNCATION_DECIMALS = {"pm25": 1, "pm10": 0}
+# EPA truncates a concentration before the equation: PM2.5 to 0.1 µg/m³, PM10 to 1 µg/m³,
+# O3 to 0.001 ppm (1 ppb), CO to 0.1 ppm, SO2 and NO2 to 1 ppb.
+TRUNCATION_DECIMALS = {"pm25": 1, "pm10": 0, "o3": 0, "no2": 0, "so2": 0, "co": 1}
 
 # (highest AQI in the band, its name); above the last: Hazardous.
 CATEGORIES = (
@@ -87,7 +88,7 @@ def concentration_of(pollutant: str, index: float) -> float:
 
 def truncate(pollutant: str, concentration: float) -> float:
     """EPA's truncation of an average concentration before it becomes an AQI."""
-    scale = 10 ** TRUNCATION_DECIMALS.get(pollutant, 1)
+    scale = 10 ** TRUNCATION_DECIMALS[pollutant]
     # The small nudge keeps 35.4 from becoming 35.3 through binary floating point.
     return math.floor(concentration * scale + 1e-9) / scale
 

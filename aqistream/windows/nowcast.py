@@ -1,7 +1,7 @@
 """A station's last 12 hours, its NowCast on every reading, and the alert when its category moves.
 
 The history is a small JSON-able dict kept per station (in the application's state):
-hourly mean PM2.5 and PM10 concentrations of the last 12 clock hours, and the NowCast
+hourly mean PM2.5 and PM10 concentrations of its last 36 clock hours, and the NowCast
 category last announced. `observe` adds a reading and gives the `<topic>.nowcast` value,
 and the `<topic>.alerts` value when the category is not the one announced before.
 """
@@ -15,6 +15,9 @@ from aqistream.windows.localday import HOUR_MS
 from aqistream.windows.reading import Reading
 
 NOWCAST_POLLUTANTS = ("pm25", "pm10")
+# Hours kept before the station's newest: the NowCast needs 12, and a reading that arrives
+# late (after newer ones) still finds the 12 hours before it.
+KEPT_HOURS = 36
 
 History = dict[str, Any]  # {"hourly": {pollutant: {"hour": [sum, n]}}, "category": str|None}
 
@@ -26,8 +29,8 @@ def new_history() -> History:
 def observe(history: History, reading: Reading) -> tuple[History, dict, dict | None]:
     """Add a reading to the history; the NowCast record, and an alert record or None.
 
-    The history is changed in place and returned. Hours older than the 12 up to the newest
-    reading are forgotten.
+    The history is changed in place and returned. Hours more than KEPT_HOURS before the
+    newest reading are forgotten.
     """
     hour = reading["utc"] // HOUR_MS
     this_hour = str(hour)
@@ -44,7 +47,7 @@ def observe(history: History, reading: Reading) -> tuple[History, dict, dict | N
             else:
                 known[0] += concentration
                 known[1] += 1
-        oldest_kept = max(map(int, bins), default=hour) - epa.NOWCAST_HOURS + 1
+        oldest_kept = max(map(int, bins), default=hour) - KEPT_HOURS + 1
         for old in [key for key in bins if int(key) < oldest_kept]:
             del bins[old]
         figures[pollutant] = _figure(pollutant, bins, hour)
