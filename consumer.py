@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print air-quality readings as they arrive in Kafka.
+"""Print air-quality readings as they arrive in Kafka (or aggregator.py's daily figures,
+NowCasts and alerts, from <topic>.daily, <topic>.nowcast and <topic>.alerts).
 
     python consumer.py [CONFIG] [--format pretty|json] [--from-beginning] [--snapshot]
 
@@ -21,6 +22,7 @@ from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import ConfigError, read_kafka_config
 from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
 from aqistream.logs import setup_logging
+from aqistream.windows.outputs import output_kind
 
 log = logging.getLogger("aqistream.consumer")
 
@@ -77,7 +79,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
     loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    kind = output_kind(args.topic)
+    if kind is not None and args.snapshot:
+        parser.error(
+            f"--snapshot shows each station's current reading; {args.topic} holds "
+            f"{kind.kind} records (read {args.topic.removesuffix(kind.suffix)} for readings)"
+        )
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -117,7 +126,9 @@ def main(argv: list[str]) -> int:
         # (stdout now points nowhere, so Python's own flush at exit has nothing to complain of.)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
+    kind = output_kind(args.topic)
+    noun = "readings" if kind is None else f"{kind.kind} records"
+    log.info("%d %s printed, %d invalid records skipped", counts.printed, noun, counts.invalid)
     return 0
 
 

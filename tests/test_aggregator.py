@@ -246,3 +246,14 @@ def test_outputs_are_what_consumer_json_prints(aggregator_dir, bootstrap_servers
             if form == "json":
                 assert all(json.loads(line)["kind"] == kind for line in lines)
             assert "invalid" not in printed.stderr.replace("0 invalid", "")
+
+
+def test_consumer_refuses_a_snapshot_of_aggregated_records(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "consumer.py"), "--topic", "air_quality_index.daily",
+         "--snapshot"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "holds daily records (read air_quality_index for readings)" in result.stderr
