@@ -92,7 +92,7 @@ def wait_for_outputs(
         )
 
     try:
-        wait_for(complete, timeout, "the aggregator's outputs", every=1.0)
+        wait_for(complete, timeout, "the aggregator's outputs", every=2.0)
     except AssertionError:
         got = seen[0] if seen else None
         summary = (

@@ -13,8 +13,11 @@ state as it was there. Each step's work is a pure function of aqistream/windows/
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -48,7 +51,8 @@ DEFAULT_GROUP = "aqi-stream-aggregator"
 DEFAULT_GRACE_MS = 3 * HOUR_MS
 # Outputs become visible when a checkpoint commits: this bounds a NowCast's delay.
 COMMIT_INTERVAL_SECONDS = 1.0
-# A killed instance's open transaction holds back what readers see until Kafka aborts it.
+# An instance that died in a transaction, and is not run again, holds back what readers of
+# the outputs see until Kafka aborts its transaction.
 TRANSACTION_TIMEOUT_MS = 10_000
 # A day is logged as late once per station; this many are remembered.
 LATE_DAYS_REMEMBERED = 10_000
@@ -86,6 +90,14 @@ class Counts:
 
 def group_of(config: KafkaConfig, options: AggregatorOptions) -> str:
     return options.group or config.consumer.get("group.id") or DEFAULT_GROUP
+
+
+def transactional_id(group: str, state_dir: str) -> str:
+    """The same for an instance run again (same machine, same state directory), so that the
+    run fences the one before it and Kafka aborts that one's open transaction at once,
+    rather than after its timeout with every reader of the outputs held back meanwhile."""
+    where = hashlib.sha1(os.path.abspath(state_dir).encode()).hexdigest()[:10]
+    return f"{group}-{socket.gethostname()}-{where}"
 
 
 class Stopper:
@@ -192,10 +204,14 @@ class Aggregation:
             state_dir=self.options.state_dir,
             loglevel=None,
             consumer_extra_config={
+                # Not Kafka's 45 s: a partner of an instance that died (kill -9) takes its
+                # partitions over within 10 s.
+                "session.timeout.ms": 10000,
                 **self.kafka_settings(self.config.consumer),
                 "logger": kafka_log,
             },
             producer_extra_config={
+                "transactional.id": transactional_id(self.group, self.options.state_dir),
                 "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
                 **self.kafka_settings(self.config.producer),
                 "logger": kafka_log,
