@@ -25,7 +25,6 @@ from aqistream.windows.app import (
     RepeatFilter,
     Stopper,
 )
-from aqistream.windows.outputs import OUTPUT_KINDS
 
 log = logging.getLogger("aqistream.aggregator")
 
@@ -89,13 +88,11 @@ def main(argv: list[str]) -> int:
         config = read_kafka_config(args.config)
         aggregation = Aggregation(config, options, counts)
         aggregation.check_settings()
-        outputs = ", ".join(kind.topic(args.topic) for kind in OUTPUT_KINDS)
         log.info(
-            "aggregating %s at %s as group %s into %s; grace %s",
+            "aggregating %s at %s as group %s; grace %s",
             args.topic,
             config.bootstrap_servers,
             aggregation.group,
-            outputs,
             _hours(args.grace),
         )
         aggregation.run(stopper)

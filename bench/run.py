@@ -25,6 +25,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from bench import (
+    aggregator_figure,
     consumer_throughput,
     cost,
     cycle_throughput,
@@ -43,6 +44,7 @@ FIGURES = {
     "latency": latency.measure,
     "consumer": consumer_throughput.measure,
     "quota": quota_efficiency.measure,
+    "aggregator": aggregator_figure.measure,
 }
 
 

@@ -40,7 +40,7 @@ from aqistream.windows.localday import (
     utc_ms,
     wall_clock_ms,
 )
-from aqistream.windows.outputs import ALERT, DAILY, NOWCAST
+from aqistream.windows.outputs import DAILY, OUTPUT_KINDS
 from aqistream.windows.quix import Application, ConnectionConfig, QuixException, State, TopicConfig
 from aqistream.windows.reading import Reading, compact_reading
 
@@ -153,6 +153,7 @@ class Aggregation:
         self.options = options
         self.counts = counts
         self.group = group_of(config, options)
+        self.reported_at = time.monotonic()
 
     # ------------------------------------------------------------ clients
 
@@ -230,12 +231,11 @@ class Aggregation:
                 value_serializer="json",
                 config=created,
             )
-            for kind in (DAILY, NOWCAST, ALERT)
+            for kind in OUTPUT_KINDS
         }
         kind_of = {kind.kind: kind for kind in outputs}
 
-        checked = app.dataframe(readings).apply(self.check, metadata=True)
-        checked = checked.filter(lambda reading: reading is not None)
+        checked = app.dataframe(readings).apply(self.check, metadata=True, expand=True)
 
         # Branch 1: the NowCast of every reading, and an alert when its category moves.
         observed = checked.apply(self.observe, stateful=True, expand=True)
@@ -257,14 +257,18 @@ class Aggregation:
     def run(self, stopper: Stopper) -> None:
         """Until stopped: wait for the readings topic, run the application, and start it
         again (its state and offsets from Kafka) whenever Kafka fails it."""
-        reporter = threading.Thread(target=self.report, args=(stopper.event,), daemon=True)
-        reporter.start()
         try:
             partitions, replication = self.input_layout(stopper.event)
         except InterruptedError:
             return
+        said = False
         while not stopper.event.is_set():
             app = self.build(partitions, replication)
+            if not said:  # Quix has made the topics now
+                log.info(
+                    "publishing to %s", ", ".join(k.topic(self.options.topic) for k in OUTPUT_KINDS)
+                )
+                said = True
             app.stopper = stopper
             stopper.app = app
             try:
@@ -281,14 +285,12 @@ class Aggregation:
             finally:
                 stopper.app = None
 
-    def report(self, stop: threading.Event) -> None:
-        while not stop.wait(REPORT_EVERY_SECONDS):
-            log.info(self.counts.summary())
-
     # ------------------------------------------------------------ the steps
 
-    def check(self, value: bytes | None, key: bytes | None, timestamp: int, headers: Any):
-        """The reading in a message, or None (reported, counted) when it is not one."""
+    def check(
+        self, value: bytes | None, key: bytes | None, timestamp: int, headers: Any
+    ) -> list[Reading]:
+        """The reading in a message; none (reported, counted) when it is not one."""
         try:
             record = decode_record(value)
             if key != str(record["station"]["idx"]).encode():
@@ -300,9 +302,13 @@ class Aggregation:
         except (InvalidRecord, ValueError) as problem:
             self.counts.invalid += 1
             log.warning("skipping an invalid record (key %r): %s", key, problem)
-            return None
+            return []
         self.counts.readings += 1
-        return compact_reading(record, utc, offset, timestamp)
+        now = time.monotonic()
+        if now - self.reported_at >= REPORT_EVERY_SECONDS:  # while there is work, not idle
+            self.reported_at = now
+            log.info(self.counts.summary())
+        return [compact_reading(record, utc, offset, timestamp)]
 
     def observe(self, reading: Reading, state: State) -> list[dict]:
         """The reading's NowCast record, and its alert if the category moved."""
