@@ -24,6 +24,7 @@ from aqistream.windows.app import (
     Counts,
     RepeatFilter,
     Stopper,
+    duration_text,
 )
 
 log = logging.getLogger("aqistream.aggregator")
@@ -93,7 +94,7 @@ def main(argv: list[str]) -> int:
             args.topic,
             config.bootstrap_servers,
             aggregation.group,
-            _hours(args.grace),
+            duration_text(args.grace),
         )
         aggregation.run(stopper)
     except ConfigError as error:
@@ -101,11 +102,6 @@ def main(argv: list[str]) -> int:
         return 2
     log.info(counts.summary())
     return 0
-
-
-def _hours(ms: int) -> str:
-    hours = ms / 3_600_000
-    return f"{hours:g} h" if hours >= 1 else f"{ms / 60_000:g} min"
 
 
 if __name__ == "__main__":

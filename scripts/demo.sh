@@ -146,16 +146,18 @@ wait_for_line "$run_dir/aggregator.log" "publishing to" "$aggregator_pid" 120 ||
     ;;
   2) say "aggregator.py has not started within 120 s; it keeps trying (see $run_dir/aggregator.log)" ;;
 esac
-say "consumer.py prints the readings of $topic and, beside them, its NowCast alerts (ALERT lines)"
-say "as they arrive; Ctrl-C stops the demo"
+say "consumer.py prints the readings of $topic as they arrive and, beside them, its NowCast"
+say "alerts (ALERT lines: a category changed); Ctrl-C stops the demo"
 # In the background of this script, so that the INT trap runs at once; they are still what
 # the terminal shows, and a Ctrl-C reaches them there. Groups of their own: --from-beginning
 # moves no one else's offsets.
 "$python" consumer.py "${config_args[@]}" --topic "$topic" --group aqi-stream-demo \
   --from-beginning &
 consumer_pid=$!
+# Through a pipe (not the terminal): its lines mingle with the readings', without a second
+# header; each says ALERT.
 "$python" consumer.py "${config_args[@]}" --topic "$topic.alerts" --group aqi-stream-demo-alerts \
-  --from-beginning -q &
+  --from-beginning -q > >(cat) &
 alerts_pid=$!
 
 # Until Ctrl-C (the INT trap), or until one of them ends.

@@ -84,7 +84,7 @@ def test_outputs_equal_the_reference_across_dst_days_gaps_and_a_quiet_station(
     assert days[swiss_stations()[0].idx, "2026-10-25"]["hours"] == 25
     assert (quiet.idx, "2026-10-31") in outputs.daily  # closed without its next reading
     assert not any(idx == gappy.idx and date in ("2026-03-29",) for idx, date in days)
-    assert f"{len(spring) + len(autumn)} readings in (0 invalid, skipped)" in log
+    assert f"{len(spring) + len(autumn)} readings in (0 invalid, skipped; 0 too late" in log
 
 
 def test_late_readings_within_grace_count_and_beyond_grace_are_reported_once(
@@ -133,7 +133,7 @@ def test_late_readings_within_grace_count_and_beyond_grace_are_reported_once(
     lines = [line for line in log.splitlines() if "WARNING: late reading:" in line]
     assert len(lines) == 1, log  # once per station and day
     assert f"station {zurich.idx}, local day 2026-11-27" in lines[0]
-    assert "2 late readings" in log.splitlines()[-1]
+    assert "2 too late for their day" in log.splitlines()[-1]
 
 
 def test_poison_is_reported_and_skipped(aggregator_dir, bootstrap_servers, topic_name):
@@ -164,7 +164,7 @@ def test_poison_is_reported_and_skipped(aggregator_dir, bootstrap_servers, topic
 
     assert_exactly_the_reference(outputs, reference)
     assert log.count("skipping an invalid record") == len(poison), log
-    assert f"({len(poison)} invalid, skipped)" in log.splitlines()[-1]
+    assert f"({len(poison)} invalid, skipped;" in log.splitlines()[-1]
     assert "Traceback" not in log
 
 
@@ -181,8 +181,8 @@ def test_waits_for_its_topic_and_stops_cleanly(aggregator_dir, bootstrap_servers
     assert f"aggregating {topic_name} at {bootstrap_servers}" in first
     assert "grace 3 h" in first
     assert "SIGTERM: stopping" in log
-    assert last.endswith(f"{len(records)} readings in (0 invalid, skipped), 2 days closed, "
-                         f"0 late readings, {len(records)} NowCasts, "
+    assert last.endswith(f"{len(records)} readings in (0 invalid, skipped; 0 too late for "
+                         f"their day), 2 days closed, {len(records)} NowCasts, "
                          f"{len(reference.alerts())} alerts")  # fmt: skip
     assert log.count("does not exist yet") == 1
 

@@ -82,9 +82,9 @@ class Counts:
 
     def summary(self) -> str:
         return (
-            f"{self.readings} readings in ({self.invalid} invalid, skipped), "
-            f"{self.days_closed} days closed, {self.late} late readings, "
-            f"{self.nowcasts} NowCasts, {self.alerts} alerts"
+            f"{self.readings} readings in ({self.invalid} invalid, skipped; {self.late} too "
+            f"late for their day), {self.days_closed} days closed, {self.nowcasts} NowCasts, "
+            f"{self.alerts} alerts"
         )
 
 
@@ -304,10 +304,6 @@ class Aggregation:
             log.warning("skipping an invalid record (key %r): %s", key, problem)
             return []
         self.counts.readings += 1
-        now = time.monotonic()
-        if now - self.reported_at >= REPORT_EVERY_SECONDS:  # while there is work, not idle
-            self.reported_at = now
-            log.info(self.counts.summary())
         return [compact_reading(record, utc, offset, timestamp)]
 
     def observe(self, reading: Reading, state: State) -> list[dict]:
@@ -316,6 +312,10 @@ class Aggregation:
         history, figures, alert = nowcast.observe(history, reading)
         state.set("history", history)
         self.counts.nowcasts += 1
+        now = time.monotonic()
+        if now - self.reported_at >= REPORT_EVERY_SECONDS:  # while there is work, not idle
+            self.reported_at = now
+            log.info(self.counts.summary())
         if alert is None:
             return [figures]
         self.counts.alerts += 1
@@ -372,8 +372,8 @@ class Aggregation:
                 key.decode(errors="replace") if isinstance(key, bytes) else key,
                 local_date(start),
                 _instant(value["utc"]),
-                _duration(late_by_ms),
-                _duration(self.options.grace_ms),
+                duration_text(late_by_ms),
+                duration_text(self.options.grace_ms),
             )
         return False  # Quix logs nothing more
 
@@ -382,9 +382,10 @@ def _instant(instant_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(instant_ms / 1000))
 
 
-def _duration(ms: int) -> str:
+def duration_text(ms: int) -> str:
+    """'3 h', '1.5 h', '2 days', '12 min'."""
     if ms >= DAY_MS:
-        return f"{ms / DAY_MS:.1f} days"
+        return f"{ms / DAY_MS:.3g} days"
     if ms >= HOUR_MS:
-        return f"{ms / HOUR_MS:.1f} h"
+        return f"{ms / HOUR_MS:.3g} h"
     return f"{ms / MINUTE_MS:.0f} min"
