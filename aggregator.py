@@ -14,7 +14,7 @@ import argparse
 import logging
 import sys
 
-from aqistream.cli import ArgumentParser, duration_ms
+from aqistream.cli import ArgumentParser, add_loudness, duration_ms
 from aqistream.config import ConfigError, read_kafka_config
 from aqistream.logs import setup_logging
 from aqistream.windows.app import (
@@ -63,15 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="where the windows' local state lives (a cache of Kafka's changelog topics; "
         "default %(default)s)",
     )
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="also one line per closed day and per alert (-vv: and the Kafka clients' log)",
-    )
-    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_loudness(parser, "also one line per closed day and per alert (-vv: and the Kafka log)")
     return parser.parse_args(argv)
 
 

@@ -18,7 +18,7 @@ import threading
 
 from confluent_kafka import KafkaException
 
-from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
+from aqistream.cli import ArgumentParser, add_loudness, number_at_least, stop_on_signals
 from aqistream.config import ConfigError, read_kafka_config
 from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
 from aqistream.logs import setup_logging
@@ -76,9 +76,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="exit after this long with nothing new",
     )
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_loudness(parser, "more on stderr")
     args = parser.parse_args(argv)
     kind = output_kind(args.topic)
     if kind is not None and args.snapshot:

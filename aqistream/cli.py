@@ -19,6 +19,13 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def add_loudness(parser: argparse.ArgumentParser, verbose_help: str) -> None:
+    """-v (repeatable) and -q, which exclude each other."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+
+
 def number_at_least(minimum: float, kind: type = float, exclusive: bool = False) -> Callable:
     """An argparse type: a number of `kind`, at least (or above) `minimum`."""
 

@@ -73,7 +73,7 @@ def pretty_header(colour: bool = False) -> str:
         f"{'AQI':>{_AQI_WIDTH}} {'CATEGORY':<{_CATEGORY_WIDTH}}  "
         f"{'DOMINANT':<{_POLLUTANT_WIDTH}}  {'PM2.5':>{_VALUE_WIDTH}}  {'PM10':>{_VALUE_WIDTH}}"
     )
-    return f"{BOLD}{header}{RESET}" if colour else header
+    return _titles(header, colour)
 
 
 def format_pretty(record: dict[str, Any], colour: bool) -> str:
@@ -149,7 +149,7 @@ def daily_header(colour: bool = False) -> str:
         f"{'AQI':>{_RANGE_WIDTH}}  {'PM2.5 DAILY AQI':<{_AQI_WIDTH + 1 + _CATEGORY_WIDTH}}  "
         f"PM10 DAILY AQI"
     )
-    return f"{BOLD}{header}{RESET}" if colour else header
+    return _titles(header, colour)
 
 
 def format_daily(record: dict[str, Any], colour: bool) -> str:
@@ -182,7 +182,7 @@ def nowcast_header(colour: bool = False) -> str:
         f"{'NOWCAST':>{_AQI_WIDTH}} {'CATEGORY':<{_CATEGORY_WIDTH - 4}}  "
         f"{'PM2.5':>{_CONCENTRATION_WIDTH}}  {'PM10':>{_CONCENTRATION_WIDTH}}  µg/m³"
     )
-    return f"{BOLD}{header}{RESET}" if colour else header
+    return _titles(header, colour)
 
 
 def format_nowcast(record: dict[str, Any], colour: bool) -> str:
@@ -204,7 +204,7 @@ def alert_header(colour: bool = False) -> str:
     header = (
         f"{'OBSERVED (LOCAL)':<{_TIME_WIDTH}}  {'STATION':<{_NAME_WIDTH}}  NOWCAST CATEGORY CHANGE"
     )
-    return f"{BOLD}{header}{RESET}" if colour else header
+    return _titles(header, colour)
 
 
 def format_alert(record: dict[str, Any], colour: bool) -> str:
@@ -235,6 +235,10 @@ def _rating(category_name: str | None, aqi_text: str, colour: bool) -> str:
 
 def _local_time(local: str) -> str:
     return f"{local[:10]} {local[11:16]} {local[19:]}"
+
+
+def _titles(header: str, colour: bool) -> str:
+    return f"{BOLD}{header}{RESET}" if colour else header
 
 
 def _value_text(value: Any) -> str:

@@ -79,6 +79,19 @@ wait_for_line() { # LOG PATTERN PID SECONDS: 0 once LOG has a line matching PATT
   return 2
 }
 
+wait_for_start() { # NAME LOG PATTERN PID SECONDS: wait for the line that says it has started;
+  # exit if it stops first, say so (it keeps trying) if it takes longer
+  local name=$1 log=$2 pattern=$3 pid=$4 seconds=$5
+  wait_for_line "$log" "$pattern" "$pid" "$seconds" || case $? in
+    1)
+      say "$name stopped; the end of $log:"
+      tail -n 5 "$log" >&2
+      exit 1
+      ;;
+    2) say "$name has not reached Kafka within $seconds s; it keeps trying (see $log)" ;;
+  esac
+}
+
 mkdir -p "$run_dir"
 settings=$("$python" scripts/demo_settings.py "${config_args[@]}")
 read -r bootstrap waqi <<<"$settings"
@@ -124,28 +137,15 @@ fi
   >"$run_dir/producer.log" 2>&1 &
 producer_pid=$!
 say "producer.py polls WAQI every $interval s, in the background; its log: $run_dir/producer.log"
-# The consumer starts once the producer has reached Kafka, and so created the topic.
-wait_for_line "$run_dir/producer.log" "connected to Kafka" "$producer_pid" 60 || case $? in
-  1)
-    say "producer.py stopped; the end of $run_dir/producer.log:"
-    tail -n 5 "$run_dir/producer.log" >&2
-    exit 1
-    ;;
-  2) say "producer.py has not reached Kafka within 60 s; it keeps trying (see $run_dir/producer.log)" ;;
-esac
+# The aggregator and the consumers start once the producer has reached Kafka, and so
+# created the topic.
+wait_for_start producer.py "$run_dir/producer.log" "connected to Kafka" "$producer_pid" 60
 "$python" aggregator.py "${config_args[@]}" --topic "$topic" --group aqi-stream-demo-aggregator \
   --state-dir "$aggregator_state" >"$run_dir/aggregator.log" 2>&1 &
 aggregator_pid=$!
 say "aggregator.py turns them into $topic.daily, .nowcast and .alerts; its log: $run_dir/aggregator.log"
 # The alerts' consumer starts once the aggregator has created its topics.
-wait_for_line "$run_dir/aggregator.log" "publishing to" "$aggregator_pid" 120 || case $? in
-  1)
-    say "aggregator.py stopped; the end of $run_dir/aggregator.log:"
-    tail -n 5 "$run_dir/aggregator.log" >&2
-    exit 1
-    ;;
-  2) say "aggregator.py has not started within 120 s; it keeps trying (see $run_dir/aggregator.log)" ;;
-esac
+wait_for_start aggregator.py "$run_dir/aggregator.log" "publishing to" "$aggregator_pid" 120
 say "consumer.py prints the readings of $topic as they arrive and, beside them, its NowCast"
 say "alerts (ALERT lines: a category changed); Ctrl-C stops the demo"
 # In the background of this script, so that the INT trap runs at once; they are still what

@@ -51,26 +51,14 @@ def test_above_500_the_top_band_goes_on_as_waqi_reports_it():
     assert epa.sub_index("pm10", epa.concentration_of("pm10", 844)) == pytest.approx(844)
 
 
-@pytest.mark.parametrize(
-    ("aqi", "name"),
-    [
-        (0, "Good"),
-        (50, "Good"),
-        (51, "Moderate"),
-        (100, "Moderate"),
-        (101, "Unhealthy for Sensitive Groups"),
-        (150, "Unhealthy for Sensitive Groups"),
-        (151, "Unhealthy"),
-        (200, "Unhealthy"),
-        (201, "Very Unhealthy"),
-        (300, "Very Unhealthy"),
-        (301, "Hazardous"),
-        (844, "Hazardous"),
-        (None, None),
-    ],
-)
-def test_categories(aqi, name):
-    assert epa.category(aqi) == name
+def test_categories_change_at_the_bands_of_table_5():
+    highs = [i_high for _, _, _, i_high in epa.BREAKPOINTS["pm25"]][:5]
+    names = epa.CATEGORY_NAMES
+    for band, high in enumerate(highs):
+        assert epa.category(high) == names[band]
+        assert epa.category(high + 1) == names[band + 1]
+    assert epa.category(0) == "Good" and epa.category(844) == "Hazardous"
+    assert epa.category(None) is None
 
 
 def test_the_airnow_nowcast_example_is_17_4_and_aqi_62():
