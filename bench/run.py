@@ -31,6 +31,7 @@ from bench import (
     cycle_throughput,
     latency,
     machine,
+    network,
     profiles,
     quota_efficiency,
     report,
@@ -44,6 +45,7 @@ FIGURES = {
     "latency": latency.measure,
     "consumer": consumer_throughput.measure,
     "quota": quota_efficiency.measure,
+    "network": network.measure,
     "aggregator": aggregator_figure.measure,
 }
 
