@@ -166,8 +166,12 @@ class Aggregation:
     def check_settings(self) -> None:
         """A bad setting in config.ini is a ConfigError now, not a crash inside Quix."""
         try:
-            Consumer({**self.config.common, **self.config.consumer, "group.id": self.group}).close()
-            Producer({**self.config.common, **self.config.producer})
+            # Built and dropped, not connected: nothing to log.
+            quiet = {"log_level": 0}
+            Consumer(
+                {**self.config.common, **self.config.consumer, "group.id": self.group, **quiet}
+            ).close()
+            Producer({**self.config.common, **self.config.producer, **quiet})
         except KafkaException as error:
             raise ConfigError(f"{self.config.source}: {error.args[0].str()}") from None
 
@@ -179,7 +183,8 @@ class Aggregation:
             try:
                 topics = admin.list_topics(timeout=10).topics
             except KafkaException as error:
-                message = f"Kafka unreachable at {self.config.bootstrap_servers} ({error})"
+                reason = error.args[0].str()
+                message = f"Kafka unreachable at {self.config.bootstrap_servers} ({reason})"
             else:
                 metadata = topics.get(self.options.topic)
                 if metadata is not None and metadata.error is None and metadata.partitions:

@@ -1,6 +1,7 @@
-"""Scenarios 12-13: aggregator.py killed with SIGKILL at random moments, alone or beside a
-partner in its consumer group. Its outputs, read_committed, must hold each (station, local
-day) once in `.daily` and each reading's NowCast once in `.nowcast`, equal to the reference.
+"""Scenarios 12-14: aggregator.py killed with SIGKILL at random moments, alone or beside a
+partner in its consumer group, and its broker restarted under it. Its outputs, read_committed,
+must hold each (station, local day) once in `.daily` and each reading's NowCast once in
+`.nowcast`, equal to the reference.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.aggregation import (
     start_aggregator,
     wait_for_outputs,
 )
+from tests.kafka_cluster import LocalKafka
 from tests.pipeline import config_file, read_topic
 from tests.readings import create_topic, hourly_readings, reporting_stations
 from tests.reference import Reference
@@ -54,7 +56,7 @@ class SlowWriter:
         for hour in self.hours:
             for record in hour:
                 producer.produce(self.topic, key=record_key(record), value=encode_record(record))
-            assert producer.flush(30) == 0
+            assert producer.flush(120) == 0  # also through a broker's restart
             time.sleep(self.pause)
 
     def __enter__(self) -> SlowWriter:
@@ -186,3 +188,43 @@ def test_two_instances_one_killed_and_restarted(tmp_path, bootstrap_servers, top
     verdict.assert_exact()
     assert_exactly_the_reference(outputs, reference)
     assert "readings in" in second.stderr()
+
+
+def test_broker_restarted_under_the_aggregator(tmp_path, ledger):
+    """The only broker stops for 15 s while readings come and go; the aggregator waits, or
+    fails and starts again, and catches up."""
+    kafka = LocalKafka(tmp_path / "kafka").up()
+    try:
+        restarts = scaled(3, 1)
+        config_file(tmp_path, kafka.bootstrap_servers)
+        topic = "aqi_broker_restart"
+        with SlowWriter(kafka.bootstrap_servers, topic, hours=24 * 3, seconds_per_hour=0.4):
+            aggregator = start_aggregator(tmp_path, topic)
+            marks = Watermarks(kafka.bootstrap_servers)
+            for _ in range(restarts):
+                before = marks(topic + ".nowcast")
+                deadline = time.monotonic() + 90
+                while marks(topic + ".nowcast") <= before and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                kafka.stop_node(1)
+                time.sleep(15)
+                kafka.start_node(1)
+        started = time.monotonic()
+        reference = Reference(partition_logs(kafka.bootstrap_servers, topic))
+        outputs = wait_for_outputs(kafka.bootstrap_servers, topic, reference, timeout=240)
+        catch_up = time.monotonic() - started
+        assert aggregator.alive(), aggregator.stderr()
+        assert aggregator.stop(signal.SIGTERM, timeout=30) == 0, aggregator.stderr()
+        verdict = verdict_of(kafka.bootstrap_servers, topic, reference)
+    finally:
+        kafka.down()
+    ledger.add(
+        "14. broker restarted under aggregator.py",
+        "its only broker stopped for 15 s, then started",
+        restarts,
+        verdict,
+        catch_up,
+        "lost/duplicated: days and NowCasts against the reference",
+    )
+    verdict.assert_exact()
+    assert_exactly_the_reference(outputs, reference)
