@@ -11,6 +11,7 @@ from bench import (
     network,
     profiles,
     quota_efficiency,
+    store_throughput,
 )
 
 # (id, what the issue asks, figure path, comparison, threshold, unit)
@@ -41,6 +42,14 @@ TARGETS = (
      ("network", "approaches", "world", "over_quota"), "<=", 0, ""),
     ("network_rss", "The whole network: producer peak RSS under 250 MB",
      ("network", "approaches", "world", "producer_peak_rss_mb"), "<", 250, "MB"),
+    ("store_sqlite", "Backfill of 1,000,000 records into SQLite at least 30,000 rows/s",
+     ("store", "dialects", "sqlite", "rate"), ">=", 30_000, "rows/s"),
+    ("store_postgresql", "Backfill of 1,000,000 records into PostgreSQL at least 30,000 rows/s",
+     ("store", "dialects", "postgresql", "rate"), ">=", 30_000, "rows/s"),
+    ("store_sqlite_ratio", "Backfill into SQLite at least 20 times the naive sink's rate",
+     ("store", "dialects", "sqlite", "ratio"), ">=", 20, "x"),
+    ("store_postgresql_ratio", "Backfill into PostgreSQL at least 20 times the naive sink's rate",
+     ("store", "dialects", "postgresql", "ratio"), ">=", 20, "x"),
     ("aggregator_rate", "aggregator.py at least 20,000 input records/s (1,000,000 records, "
      "1,000 stations, start-up included)", ("aggregator", "rate"), ">=", 20_000, "/s"),
     ("aggregator_delay_p99", "aggregator.py: a NowCast committed under 2 s (p99) after its "
@@ -102,6 +111,37 @@ def targets(figures: dict) -> list[dict]:
     return checked
 
 
+def provenance(results: dict) -> dict:
+    """What a figure's run was: the command, when, on which commit, how loaded."""
+    return {
+        "command": results["command"],
+        "date": results["date"],
+        "commit": results.get("commit", "unknown"),
+        "runs": results["runs"],
+        "wall_seconds": results.get("wall_seconds", 0),
+        "load_average_at_start": results["machine"]["load_average_at_start"],
+        "confluent_kafka": results["machine"]["confluent_kafka"],
+    }
+
+
+def sources(results: dict) -> dict[str, dict]:
+    """Each figure's run; results written by one run name it for every figure."""
+    if "sources" in results:
+        return results["sources"]
+    return {name: provenance(results) for name in results["figures"]}
+
+
+def merged(recorded: dict, run: dict) -> dict:
+    """The recorded results with this run's figures in place of theirs, the others kept, and
+    each figure's source: a figure of hours need not be measured again with the rest."""
+    return {
+        **run,
+        "figures": {**recorded["figures"], **run["figures"]},
+        "sources": {**sources(recorded), **{name: provenance(run) for name in run["figures"]}},
+        "profiles": {**recorded.get("profiles", {}), **run.get("profiles", {})},
+    }
+
+
 # ------------------------------------------------------------------ formatting
 
 
@@ -140,7 +180,8 @@ def docstring(module) -> str:  # noqa: ANN001 (a module)
 
 def markdown(results: dict) -> str:
     figures = results["figures"]
-    parts = [header(results), headline(figures), machine(results), targets_section(results)]
+    parts = [header(results), headline(figures), machine(results), runs_section(results)]
+    parts.append(targets_section(results))
     if "cycle" in figures:
         parts.append(cycle_section(figures["cycle"]))
     if "latency" in figures:
@@ -153,6 +194,8 @@ def markdown(results: dict) -> str:
         parts.append(quota_section(figures["quota"]))
     if "network" in figures:
         parts.append(network_section(figures["network"]))
+    if "store" in figures:
+        parts.append(store_section(figures["store"]))
     if "aggregator" in figures:
         parts.append(aggregator_section(figures["aggregator"]))
     parts.append(limits_section(results))
@@ -160,7 +203,6 @@ def markdown(results: dict) -> str:
 
 
 def header(results: dict) -> str:
-    minutes, seconds = divmod(round(results.get("wall_seconds", 0)), 60)
     quick = (
         "\n**A --quick run: smaller sizes and fewer hours than the issue asks; not the "
         "recorded results.**\n"
@@ -169,11 +211,11 @@ def header(results: dict) -> str:
     )
     return (
         "# aqi-stream benchmarks\n\n"
-        f"Written by `{results['command']}` on {results['date']}, which took "
-        f"{minutes} min {seconds} s (broker start-up not included). Do not edit: run it again. "
+        f"Written by `{results['command']}` on {results['date']}; every figure's own run is in "
+        "the table of runs below. Do not edit: run it again. "
         "Every run's raw figures are in [results.json](results.json).\n"
         f"{quick}\n"
-        f"Each figure is the median of {results['runs']} runs, with the smallest and largest "
+        "Each figure is the median of its run's repetitions, with the smallest and largest "
         "in brackets, unless it says otherwise. Every ratio pairs aqi-stream and the baseline "
         "measured back to back in the same run. The baseline, "
         "[baseline_naive.py](baseline_naive.py), is the original project's approach: one "
@@ -182,6 +224,27 @@ def header(results: dict) -> str:
         "unless stated. The machine is shared: the figures are ratios and medians measured in "
         "one run, not absolutes to compare across machines.\n"
     )
+
+
+def runs_section(results: dict) -> str:
+    rows = []
+    for name, run in sources(results).items():
+        minutes, seconds = divmod(round(run["wall_seconds"]), 60)
+        rows.append(
+            [
+                name,
+                f"`{run['command']}`",
+                run["date"],
+                run["commit"],
+                str(run["runs"]),
+                f"{minutes} min {seconds} s",
+                ", ".join(map(str, run["load_average_at_start"])),
+                run["confluent_kafka"],
+            ]
+        )
+    header = ["Figure", "Run", "Date", "Commit", "Repetitions", "Run's wall time",
+              "Load at start", "confluent-kafka"]  # fmt: skip
+    return "## Runs\n\n" + table(header, rows)
 
 
 README_START = "<!-- benchmark headline: written by make bench, from bench/results.json -->"
@@ -202,13 +265,22 @@ def readme_with_headline(readme: str, results: dict) -> str:
         raise ValueError(f"README.md lacks the markers {README_START} ... {README_END}") from None
     block = [
         "",
-        f"From `{results['command']}` on {results['date'][:10]} "
-        f"(median of {results['runs']} runs; the rest in [bench/RESULTS.md](bench/RESULTS.md)):",
+        f"From {headline_source(results)} (medians; the rest in "
+        "[bench/RESULTS.md](bench/RESULTS.md)):",
         "",
         *headline_items(results["figures"]),
         "",
     ]
     return readme[:start] + "\n".join(block) + readme[end:]
+
+
+def headline_source(results: dict) -> str:
+    runs = {(run["command"], run["date"][:10]) for run in sources(results).values()}
+    if len(runs) == 1:
+        ((command, day),) = runs
+        return f"`{command}` on {day}"
+    days = sorted(day for _, day in runs)
+    return f"{len(runs)} runs of `make bench` from {days[0]} to {days[-1]}"
 
 
 def headline_items(figures: dict) -> list[str]:
@@ -278,6 +350,15 @@ def headline_items(figures: dict) -> list[str]:
                 else "."
             )
         )
+    if "store" in figures:
+        store = figures["store"]["dialects"]
+        lines.append(
+            f"- consumer.py --store, a backfill of {number(figures['store']['records'])} "
+            f"records, start-up included: {number(store['sqlite']['rate']['median'])} rows/s "
+            f"into SQLite ({number(store['sqlite']['ratio']['median'], 1)} times the naive "
+            f"sink), {number(store['postgresql']['rate']['median'])} into PostgreSQL "
+            f"({number(store['postgresql']['ratio']['median'], 1)} times)."
+        )
     if "aggregator" in figures:
         aggregator = figures["aggregator"]
         lines.append(
@@ -308,8 +389,8 @@ def targets_section(results: dict) -> str:
     rows = []
     for target in results.get("targets", []):
         digits = {"x": 1, "s": 2, "%": 2, "min": 1, "": 2}.get(target["unit"], 0)
-        unit = {"x": " times", "s": " s", "/s": " records/s", "MB": " MB", "%": " %",
-                "min": " min", "": ""}[target["unit"]]  # fmt: skip
+        unit = {"x": " times", "s": " s", "/s": " records/s", "rows/s": " rows/s", "MB": " MB",
+                "%": " %", "min": " min", "": ""}[target["unit"]]  # fmt: skip
         met = {True: "met", False: "**missed**", None: "not measured"}[target["met"]]
         rows.append([target["target"], spread(target["measured"], digits, unit), met])
     return "## Targets of this round\n\n" + table(["Target", "Measured", ""], rows)
@@ -554,6 +635,44 @@ def network_section(figure: dict) -> str:
     )
 
 
+def store_section(store: dict) -> str:
+    names = {"sqlite": "SQLite", "postgresql": f"PostgreSQL {store['postgresql_version']}"}
+    rows = [
+        [
+            names[dialect],
+            spread(figure["rate"]),
+            spread(figure["naive_rate"]),
+            spread(figure["ratio"], 1, " x"),
+            spread(figure["cpu_seconds"], 1),
+            spread(figure["peak_rss_mb"]),
+        ]
+        for dialect, figure in store["dialects"].items()
+    ]
+    fill = store["fill"]
+    return (
+        "## 7. Store throughput\n\n"
+        f"A backfill of {number(store['records'])} records ({fill['hours']} hours of 1,000 "
+        f"stations, written in {number(fill['seconds'], 1)} s) by `consumer.py --store`, "
+        "start-up included; the naive sink over the first "
+        f"{number(store['naive_records'])} records only (a prefix: at its rate the whole "
+        "backfill would take hours).\n\n"
+        + table(
+            [
+                "Database",
+                "aqi-stream rows/s",
+                f"naive sink rows/s (first {number(store['naive_records'])})",
+                "ratio",
+                "aqi-stream CPU s",
+                "aqi-stream peak RSS MB",
+            ],
+            rows,
+        )  # fmt: skip
+        + "\n"
+        + docstring(store_throughput)
+        + "\n"
+    )
+
+
 def aggregator_section(figure: dict) -> str:
     delays = [
         [f"NowCast delay {q}", spread(figure["delay"][q], 3, " s")] for q in ("p50", "p95", "p99")
@@ -566,7 +685,7 @@ def aggregator_section(figure: dict) -> str:
     ]
     fill = figure["fill"]
     return (
-        "## 7. aggregator.py\n\n"
+        "## 8. aggregator.py\n\n"
         f"{number(figure['records'])} readings ({fill['hours']} hours of "
         f"{number(figure['stations'])} stations, written in {number(fill['seconds'], 1)} s); "
         f"the delay over {figure['delay_hours']} simulated hours a run.\n\n"
@@ -655,6 +774,10 @@ def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
     if target_id in ("consumer_json", "consumer_pretty"):
         by_format = evidence.get("consumer_cpu", {})
         return "".join(cpu_profile(profile, "consumer.py") for profile in by_format.values())
+    if target_id.startswith("store_"):
+        dialect = target_id.removeprefix("store_").removesuffix("_ratio")
+        profile = evidence.get("store_cpu", {}).get(dialect)
+        return cpu_profile(profile, f"consumer.py --store ({dialect})") if profile else ""
     if target_id == "producer_rss":
         return memory_text(figures, evidence.get("producer_memory"))
     if target_id in ("aggregator_rate", "aggregator_delay_p99"):

@@ -1,4 +1,5 @@
-"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`.
+"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`, and the
+PostgreSQL that `consumer.py --store` can write to.
 
 There is no Docker engine here, so the file is parsed and its settings that matter checked.
 """
@@ -13,9 +14,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
 def broker():
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    (service,) = compose["services"].values()
+    service = services()["kafka"]
     return service, {key: str(value) for key, value in service["environment"].items()}
 
 
@@ -69,3 +73,19 @@ def test_one_broker_so_every_replication_factor_is_one_and_transactions_can_star
         "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR",
     ):
         assert env[key] == "1", key
+
+
+def test_postgres_for_the_store_with_the_url_the_file_gives():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert set(compose["services"]) == {"kafka", "postgres"}
+    service = compose["services"]["postgres"]
+    assert service["image"].startswith("postgres:")
+    assert "5432:5432" in service["ports"]
+    env = service["environment"]
+    url = f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@localhost:5432/"
+    assert url + env["POSTGRES_DB"] in (ROOT / "docker-compose.yml").read_text()
+    # The history outlives `docker compose down`: a named volume at the image's data path.
+    volume = service["volumes"][0].split(":")
+    assert volume == ["postgres-data", "/var/lib/postgresql/data"]
+    assert "postgres-data" in compose["volumes"]
+    assert "pg_isready" in " ".join(service["healthcheck"]["test"])
