@@ -55,8 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         nargs="?",
         const=DEFAULT_STORE,
         metavar="URL",
-        help=f"store every reading in a database instead of printing it: {FORMS} "
-        f"(default {DEFAULT_STORE})",
+        help="store every record (readings, or aggregator.py's .daily, .nowcast, .alerts) in a "
+        f"database instead of printing it: {FORMS} (default {DEFAULT_STORE})",
     )
     parser.add_argument(
         "--from-beginning", action="store_true", help="start from the earliest reading"
