@@ -225,10 +225,7 @@ def nowcast_row(record: Record, partition: int, offset: int) -> tuple:
     """The `nowcast` row of a `<topic>.nowcast` value read at (partition, offset)."""
     with _as_invalid("nowcast"):
         return (
-            _station_idx(record),
-            _instant(record["observed_at"], "observed_at"),
-            _local(record["observed_local"], "observed_local"),
-            _text(_string(record["station"]["name"], "station.name")),
+            *_of_a_reading(record),
             _integer(record["aqi"], "aqi", nullable=True),
             _text(_string(record["category"], "category", nullable=True)),
             _text(_string(record.get("dominant"), "dominant", nullable=True)),
@@ -243,10 +240,7 @@ def alert_row(record: Record, partition: int, offset: int) -> tuple:
     """The `alerts` row of a `<topic>.alerts` value read at (partition, offset)."""
     with _as_invalid("alert"):
         return (
-            _station_idx(record),
-            _instant(record["observed_at"], "observed_at"),
-            _local(record["observed_local"], "observed_local"),
-            _text(_string(record["station"]["name"], "station.name")),
+            *_of_a_reading(record),
             _text(_string(record["previous"], "previous", nullable=True)),
             _text(_string(record["category"], "category")),
             _integer(record["aqi"], "aqi"),
@@ -254,6 +248,17 @@ def alert_row(record: Record, partition: int, offset: int) -> tuple:
             partition,
             offset,
         )
+
+
+def _of_a_reading(record: Record) -> tuple:
+    """station_idx, observed_at, observed_local, station_name: what a NowCast and an alert
+    say of the reading they are of."""
+    return (
+        _station_idx(record),
+        _instant(record["observed_at"], "observed_at"),
+        _local(record["observed_local"], "observed_local"),
+        _text(_string(record["station"]["name"], "station.name")),
+    )
 
 
 @contextmanager
@@ -306,10 +311,7 @@ def _string(value: Any, name: str, nullable: bool = False) -> str | None:
 def _instant(value: Any, name: str) -> str:
     """An instant of the record format (UTC, Z), checked to exist (no 2026-02-30)."""
     text = _string(value, name)
-    try:
-        parsed = fromisoformat(text)
-    except ValueError:
-        parsed = None
+    parsed = _time(text)
     if parsed is None or not text.endswith("Z"):
         raise InvalidRecord(f"{name} is {text!r}, not an instant YYYY-MM-DDTHH:MM:SSZ")
     return text
@@ -317,13 +319,17 @@ def _instant(value: Any, name: str) -> str:
 
 def _local(value: Any, name: str) -> str:
     text = _string(value, name)
-    try:
-        parsed = fromisoformat(text)
-    except ValueError:
-        parsed = None
+    parsed = _time(text)
     if parsed is None or parsed.tzinfo is None:
         raise InvalidRecord(f"{name} is {text!r}, not a local time with its offset")
     return _text(text)
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        return fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _day(value: Any) -> str:
