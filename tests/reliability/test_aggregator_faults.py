@@ -12,8 +12,9 @@ import signal
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from aqistream.kafka.latest import ReadFailed
 from aqistream.record import encode_record, record_key
 from tests.aggregation import (
     assert_exactly_the_reference,
@@ -78,24 +79,34 @@ class Watermarks:
         metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:
             return 0
-        return sum(
-            self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in metadata.partitions
-        )
+        try:
+            return sum(
+                self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in metadata.partitions
+            )
+        except KafkaException:  # a topic just created: its leaders not elected yet
+            return 0
 
 
-def kill_at_a_random_moment(aggregator, rng: random.Random, nowcasts, marks) -> None:
+def kill_at_a_random_moment(
+    aggregator, rng: random.Random, nowcasts, marks, inside: bool = False
+) -> None:
     """SIGKILL: half the time within 3 s of its start (recovery, joining the group), half the
     time 0 to 2 s after it has written NowCasts (inside a transaction, mostly), or after 30 s
-    if it has had nothing to write."""
-    if rng.random() < 0.5:
-        aggregator.wait_exit(timeout=rng.uniform(0.0, 3.0))
+    if it has had nothing to write. `inside`: the moment it has written NowCasts, before its
+    checkpoint can commit them (so that a loaded machine, slow to notice, cannot leave every
+    kill outside a transaction)."""
+    early = rng.random() < 0.5
+    delay = rng.uniform(0.0, 3.0 if early else 2.0)
+    if early and not inside:
+        aggregator.wait_exit(timeout=delay)
     else:
         before = marks(nowcasts)
         deadline = time.monotonic() + 30
         while marks(nowcasts) <= before and time.monotonic() < deadline:
-            time.sleep(0.2)
-        aggregator.wait_exit(timeout=rng.uniform(0.0, 2.0))
+            time.sleep(0.05 if inside else 0.2)
+        if not inside:
+            aggregator.wait_exit(timeout=delay)
     assert aggregator.alive(), aggregator.stderr()
     aggregator.stop(signal.SIGKILL)
 
@@ -117,6 +128,14 @@ def aborted_nowcasts(bootstrap_servers: str, topic: str) -> int:
     return len(every) - len(read_topic(bootstrap_servers, topic + ".nowcast"))
 
 
+def landed_inside(bootstrap_servers: str, topic: str) -> bool:
+    """Whether a kill so far has aborted a transaction with NowCasts in it."""
+    try:
+        return aborted_nowcasts(bootstrap_servers, topic) > 0
+    except ReadFailed:  # no NowCast topic yet
+        return False
+
+
 def test_aggregator_killed_at_random_moments(tmp_path, bootstrap_servers, topic_name, ledger):
     """Every kill is followed by a restart, half of them with the local state wiped (so it
     comes back from the changelog topics alone)."""
@@ -129,8 +148,10 @@ def test_aggregator_killed_at_random_moments(tmp_path, bootstrap_servers, topic_
     hours = scaled(24 * 20, 24 * 4)
     with SlowWriter(bootstrap_servers, topic_name, hours, seconds_per_hour=0.4):
         aggregator = start_aggregator(tmp_path, topic_name)
-        for _ in range(kills):
-            kill_at_a_random_moment(aggregator, rng, topic_name + ".nowcast", marks)
+        for number in range(kills):
+            # The last two kills make sure one of them lands inside a transaction.
+            inside = number >= kills - 2 and not landed_inside(bootstrap_servers, topic_name)
+            kill_at_a_random_moment(aggregator, rng, topic_name + ".nowcast", marks, inside)
             if rng.random() < 0.5:
                 shutil.rmtree(tmp_path / "state", ignore_errors=True)
                 fresh_states += 1
