@@ -129,25 +129,14 @@ def decode_record(value: bytes | None) -> Record:
     Deliberately cheap (json.loads and a few type checks, not the JSON Schema): the
     consumer runs it on every message. Unknown extra fields are tolerated.
     """
-    if not value:
-        raise InvalidRecord("empty message (no value)")
-    try:
-        record = json.loads(value.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidRecord("value is not UTF-8 text") from None
-    except ValueError as problem:
-        raise InvalidRecord(f"value is not JSON ({problem})") from None
-    except RecursionError:  # json.loads, given thousands of nested arrays
-        raise InvalidRecord("value is nested too deeply to be a record") from None
-    if type(record) is not dict:
-        raise InvalidRecord(f"value is a JSON {_json_type(record)}, not an object")
+    record = json_object(value)
     version = record.get("schema_version")
     if type(version) is not int or version != SCHEMA_VERSION:
         raise InvalidRecord(f"schema_version is {version!r}, expected {SCHEMA_VERSION}")
     if record.get("source") != SOURCE:
         raise InvalidRecord(f"source is {record.get('source')!r}, expected {SOURCE!r}")
-    _check_fields(record, _RECORD_FIELDS, "")
-    _check_fields(record["station"], _STATION_FIELDS, "station.")
+    check_fields(record, _RECORD_FIELDS, "")
+    check_fields(record["station"], _STATION_FIELDS, "station.")
     for field, pattern in (
         ("observed_at", _OBSERVED_AT),
         ("observed_local", _OBSERVED_LOCAL),
@@ -158,14 +147,32 @@ def decode_record(value: bytes | None) -> Record:
     return record
 
 
+def json_object(value: bytes | None) -> dict[str, Any]:
+    """A Kafka value parsed as one JSON object, or InvalidRecord saying why it is not one."""
+    if not value:
+        raise InvalidRecord("empty message (no value)")
+    try:
+        parsed = json.loads(value.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRecord("value is not UTF-8 text") from None
+    except ValueError as problem:
+        raise InvalidRecord(f"value is not JSON ({problem})") from None
+    except RecursionError:  # json.loads, given thousands of nested arrays
+        raise InvalidRecord("value is nested too deeply to be a record") from None
+    if type(parsed) is not dict:
+        raise InvalidRecord(f"value is a JSON {_json_type(parsed)}, not an object")
+    return parsed
+
+
 def observed_instant(record: Record) -> datetime:
     """The observation time of a record as an aware UTC datetime."""
     return datetime.fromisoformat(record["observed_at"])
 
 
-def _check_fields(
+def check_fields(
     record: Record, fields: tuple[tuple[str, tuple[type, ...]], ...], prefix: str
 ) -> None:
+    """InvalidRecord unless each (field, types) is present with one of exactly those types."""
     for field, allowed in fields:
         value = record.get(field, _MISSING)
         if type(value) not in allowed:

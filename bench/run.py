@@ -29,6 +29,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from bench import (
+    aggregator_figure,
     consumer_throughput,
     cost,
     cycle_throughput,
@@ -51,6 +52,7 @@ FIGURES = {
     "quota": quota_efficiency.measure,
     "network": network.measure,
     "store": store_throughput.measure,
+    "aggregator": aggregator_figure.measure,
 }
 
 

@@ -1,5 +1,6 @@
-"""`make demo` from start to Ctrl-C: its own broker, the simulator, readings on screen, and
-nothing it started left running afterwards (nor anything it did not start stopped)."""
+"""`make demo` from start to Ctrl-C: its own broker, the simulator, readings and NowCast alerts
+on screen, and nothing it started left running afterwards (nor anything it did not start
+stopped)."""
 
 from __future__ import annotations
 
@@ -53,9 +54,12 @@ def test_make_demo_shows_swiss_readings_and_ctrl_c_stops_all_it_started(
             shown = lambda: output.read_text(errors="replace")  # noqa: E731
             wait_for(lambda: all(name in shown() for name in SWISS_NAMES), 60,
                      "readings of the 9 Swiss stations")  # fmt: skip
+            # Beside the readings, the stations' NowCast alerts (the first announce each).
+            wait_for(lambda: shown().count(" ALERT ") >= 9, 120, "the alerts of the 9 stations")
             started = demo_processes(demo.pid, run_dir)
             kinds = " ".join(started.values())
-            for kind in ("kafka.Kafka", "aqistream.waqi_sim", "producer.py", "consumer.py"):
+            for kind in ("kafka.Kafka", "aqistream.waqi_sim", "producer.py", "aggregator.py",
+                         "consumer.py"):  # fmt: skip
                 assert kind in kinds, f"the demo runs no {kind}: {started}"
 
             os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C

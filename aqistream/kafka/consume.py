@@ -33,7 +33,8 @@ from confluent_kafka import (
 from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.record import InvalidRecord, Record, decode_record
-from aqistream.render import format_pretty, pretty_header, record_matches
+from aqistream.render import KIND_LINES, record_matches
+from aqistream.windows.outputs import output_kind
 
 log = logging.getLogger("aqistream.consumer")
 kafka_log = logging.getLogger("aqistream.librdkafka")
@@ -64,6 +65,12 @@ class ConsumerOptions:
     header: bool = False  # column titles first (on a terminal)
 
 
+def decoder_for(topic: str) -> Callable[[bytes | None], Record]:
+    """Readings, or one of aggregator.py's kinds by the topic's suffix (.daily ...)."""
+    kind = output_kind(topic)
+    return decode_record if kind is None else kind.decode
+
+
 class Output:
     """Writes records to stdout: the published bytes (json) or one aligned line (pretty)."""
 
@@ -71,14 +78,16 @@ class Output:
         self.stream = stream
         self.options = options
         self.lines: list[bytes] = []
+        kind = output_kind(options.topic)
+        self.titles, self.line = KIND_LINES[None if kind is None else kind.kind]
 
     def header(self) -> None:
         if self.options.format == "pretty" and self.options.header:
-            self.stream.write(pretty_header(self.options.colour).encode() + b"\n")
+            self.stream.write(self.titles(self.options.colour).encode() + b"\n")
 
     def add(self, record: Record, value: bytes) -> None:
         if self.options.format == "pretty":
-            self.lines.append(format_pretty(record, self.options.colour).encode())
+            self.lines.append(self.line(record, self.options.colour).encode())
         else:
             # A valid value holds line breaks only between tokens (JSON strings escape them):
             # blanks there keep one record on one line, whoever wrote it.
@@ -250,6 +259,7 @@ class ReadingConsumer(GroupConsumer):
         self.positions: dict[tuple[str, int], int] = {}
         self.snapshot_taken_at: float | None = None  # wall-clock seconds
         self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
+        self.decode_value = decoder_for(options.topic)
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.joined()
@@ -360,7 +370,7 @@ class ReadingConsumer(GroupConsumer):
     def decode(self, message: Message) -> Record | None:
         """The message's record; None (reported and counted) when it is not a valid one."""
         try:
-            return decode_record(message.value())
+            return self.decode_value(message.value())
         except InvalidRecord as problem:
             self.counts.invalid += 1
             log.warning(
@@ -373,6 +383,8 @@ class ReadingConsumer(GroupConsumer):
             return None
 
     def shown_in_snapshot(self, record: Record) -> bool:
+        if not self.snapshot_seen:
+            return False
         return record["observed_at"] <= self.snapshot_seen.get(record["station"]["idx"], "")
 
     def show(self, record: Record, value: bytes) -> None:

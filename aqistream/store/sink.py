@@ -302,7 +302,8 @@ class StoringConsumer(GroupConsumer):
             if record_matches(record, self.options.stations, None):
                 self.records += 1
                 self.batch.rows.append(row)
-                self.batch.urls[record["station"]["idx"]] = record["station"]["url"]
+                if self.kind.follows_stations:
+                    self.batch.urls[record["station"]["idx"]] = record["station"]["url"]
         if not self.batch:
             self.batch_since = self.clock()
         self.batch.advance(partition, self.stored[partition], offset)
