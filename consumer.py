@@ -82,7 +82,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    setup_logging(-1 if args.quiet else args.verbose)
     options = ConsumerOptions(
         topic=args.topic,
         group=args.group,
@@ -101,9 +100,14 @@ def main(argv: list[str]) -> int:
     stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
     try:
         config = read_kafka_config(args.config)
+        setup_logging(-1 if args.quiet else args.verbose, secrets=config.secrets)
         consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
         log.info(
-            "reading %s at %s as group %s", args.topic, config.bootstrap_servers, consumer.group
+            "reading %s at %s as group %s%s",
+            args.topic,
+            config.bootstrap_servers,
+            consumer.group,
+            f", schemas from {consumer.values.url}" if consumer.values.uses_registry else "",
         )
         counts = consumer.run()
     except ConfigError as error:

@@ -1,9 +1,10 @@
 """The published record (contract v1): built from a WAQI feed, encoded for Kafka, checked on read.
 
 ``normalise`` turns the ``data`` object of a ``/feed/`` response into a record;
-``encode_record`` and ``record_key`` give Kafka its value and key; ``decode_record`` is
-the consumer's cheap gate against messages that are not v1 records. The full contract
-is ``schemas/record-v1.json``; docs/ARCHITECTURE.md explains it.
+``encode_record`` and ``record_key`` give Kafka its value and key; ``check_record`` is
+the readers' cheap gate against messages that are not v1 records (``decode_record`` for a
+plain-JSON value). The full contract is ``schemas/record-v1.json``; docs/ARCHITECTURE.md
+explains it.
 """
 
 from __future__ import annotations
@@ -124,21 +125,31 @@ _STATION_FIELDS = (
 
 
 def decode_record(value: bytes | None) -> Record:
-    """Parse a Kafka value into a record, or raise InvalidRecord saying why it is not one.
-
-    Deliberately cheap (json.loads and a few type checks, not the JSON Schema): the
-    consumer runs it on every message. Unknown extra fields are tolerated.
-    """
+    """Parse a plain-JSON Kafka value into a record, or raise InvalidRecord saying why it is
+    not one. (Values in the schema registry's wire format: aqistream.kafka.values.)"""
     if not value:
         raise InvalidRecord("empty message (no value)")
+    return check_record(parse_json(value))
+
+
+def parse_json(text: bytes) -> Any:
+    """UTF-8 JSON text as Python values; InvalidRecord when it is not."""
     try:
-        record = json.loads(value.decode("utf-8"))
+        return json.loads(text.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRecord("value is not UTF-8 text") from None
     except ValueError as problem:
         raise InvalidRecord(f"value is not JSON ({problem})") from None
     except RecursionError:  # json.loads, given thousands of nested arrays
         raise InvalidRecord("value is nested too deeply to be a record") from None
+
+
+def check_record(record: Any) -> Record:
+    """The record, if parsed JSON is a v1 record; else InvalidRecord saying why not.
+
+    Deliberately cheap (a few type checks, not the JSON Schema): readers run it on every
+    message. Unknown extra fields are tolerated.
+    """
     if type(record) is not dict:
         raise InvalidRecord(f"value is a JSON {_json_type(record)}, not an object")
     version = record.get("schema_version")

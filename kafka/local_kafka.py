@@ -170,35 +170,42 @@ def check_tools() -> str:
 
 def resolve_jars() -> Path:
     """Copy the broker's jars from Maven (cached in ~/.m2) once per pom.xml version."""
-    stamp = LIBS / ".pom-sha256"
-    pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
+    copy_from_maven(POM, LIBS, "the Kafka jars")
+    return LIBS
+
+
+def copy_from_maven(pom: Path, output: Path, what: str) -> bool:
+    """Copy what `pom` depends on into `output`, from Maven Central (cached in ~/.m2), once
+    per version of the pom; whether it copied anew."""
+    stamp = output / ".pom-sha256"
+    pom_hash = hashlib.sha256(pom.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == pom_hash:
-        return LIBS
+        return False
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise SetupError("mvn not found: install Apache Maven (it fetches the Kafka jars)")
-    print(f"Resolving the Kafka jars of {POM.name} from Maven Central into {shown(LIBS)} ...")
-    if LIBS.exists():
-        shutil.rmtree(LIBS)
+        raise SetupError(f"mvn not found: install Apache Maven (it fetches {what})")
+    print(f"Resolving {what} of {pom.name} from Maven Central into {shown(output)} ...")
+    if output.exists():
+        shutil.rmtree(output)
     result = subprocess.run(
         [
             mvn,
             "-B",
             "-q",
             "-f",
-            str(POM),
+            str(pom),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
-            f"-DoutputDirectory={LIBS}",
+            f"-DoutputDirectory={output}",
         ],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-        raise SetupError(f"mvn could not resolve the Kafka jars:\n{tail}")
+        raise SetupError(f"mvn could not resolve {what}:\n{tail}")
     stamp.write_text(pom_hash)
-    return LIBS
+    return True
 
 
 def kafka_jar(libs: Path) -> str:

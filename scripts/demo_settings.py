@@ -17,9 +17,11 @@ from pathlib import Path
 # Run as a script from anywhere: the library is one directory up.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aqistream.config import ConfigError, read_kafka_config, waqi_token  # noqa: E402
+from aqistream.config import ConfigError, KafkaConfig, read_kafka_config, waqi_token  # noqa: E402
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end  # noqa: E402
-from aqistream.record import InvalidRecord, decode_record  # noqa: E402
+from aqistream.kafka.values import ValueCodec  # noqa: E402
+from aqistream.record import InvalidRecord  # noqa: E402
+from aqistream.registry.client import RegistryUnavailable  # noqa: E402
 
 
 def waqi_source() -> str:
@@ -31,7 +33,7 @@ def waqi_source() -> str:
     return "real"
 
 
-def simulator_start(settings: dict, topic: str) -> str:
+def simulator_start(config: KafkaConfig, topic: str) -> str:
     """An hour after the newest reading an earlier demo published to `topic`, if that is
     later than now; else nothing (the simulator starts at the real time).
 
@@ -40,14 +42,17 @@ def simulator_start(settings: dict, topic: str) -> str:
     which the producer rightly does not publish again: the demo would show nothing new.
     """
     newest = ""
+    values = ValueCodec(config.schema_registry)
+    settings = {**config.common, "log_level": 0}
     try:
         for message in read_to_end(settings, latest_topic(topic), timeout=30):
             try:
-                newest = max(newest, decode_record(message.value())["observed_at"])
+                record = values.decode(message.topic(), message.value()).record
             except InvalidRecord:
                 continue
-    except ReadFailed:
-        return ""  # no such topic yet: a first demo on this broker
+            newest = max(newest, record["observed_at"])
+    except (ReadFailed, RegistryUnavailable):
+        return ""  # no such topic yet (a first demo on this broker), or no registry yet
     if not newest:
         return ""
     start = datetime.fromisoformat(newest) + timedelta(hours=1)
@@ -65,7 +70,7 @@ def main(argv: list[str]) -> int:
         print(f"demo: {error}", file=sys.stderr)
         return 2
     if args.sim_start:
-        print(simulator_start({**config.common, "log_level": 0}, args.sim_start))
+        print(simulator_start(config, args.sim_start))
     else:
         print(config.bootstrap_servers, waqi_source())
     return 0

@@ -5,10 +5,15 @@ from there (every second, and on close), so a crash re-prints at most what was p
 after the last commit and never skips a reading. Where a run starts in a partition it does
 not resume (--from-beginning, or a group new to it) is stored the moment it is assigned, so
 a run that stops before reaching that partition does not lose the group's place in it.
+
+Values are decoded by kafka/values.py, plain JSON and the schema registry's wire format
+alike. A value whose schema the registry must be asked for while it is down is not
+skipped: the consumer says so, goes back to it, and waits until the registry answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -28,7 +33,9 @@ from confluent_kafka import (
 
 from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
-from aqistream.record import InvalidRecord, Record, decode_record
+from aqistream.kafka.values import Decoded, ValueCodec
+from aqistream.record import InvalidRecord, Record
+from aqistream.registry.client import RegistryUnavailable
 from aqistream.render import format_pretty, pretty_header, record_matches
 
 log = logging.getLogger("aqistream.consumer")
@@ -43,6 +50,8 @@ SNAPSHOT_OVERLAP_SECONDS = 600
 # How long closing may take: committing and leaving the group need the broker, and while
 # it is unreachable librdkafka would wait for a whole session timeout.
 CLOSE_TIMEOUT_SECONDS = 5.0
+# While the schema registry is down, how often the value that needs it is tried again.
+REGISTRY_RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -72,13 +81,14 @@ class Output:
         if self.options.format == "pretty" and self.options.header:
             self.stream.write(pretty_header(self.options.colour).encode() + b"\n")
 
-    def add(self, record: Record, value: bytes) -> None:
+    def add(self, record: Record, json_text: bytes) -> None:
+        """One record: `json_text` is its JSON as published (without a wire-format header)."""
         if self.options.format == "pretty":
             self.lines.append(format_pretty(record, self.options.colour).encode())
         else:
             # A valid value holds line breaks only between tokens (JSON strings escape them):
             # blanks there keep one record on one line, whoever wrote it.
-            self.lines.append(value.replace(b"\n", b" ").replace(b"\r", b" "))
+            self.lines.append(json_text.replace(b"\n", b" ").replace(b"\r", b" "))
 
     def flush(self) -> None:
         lines, self.lines = self.lines, []
@@ -115,6 +125,7 @@ class ReadingConsumer:
         self.positions: dict[tuple[str, int], int] = {}
         self.snapshot_taken_at: float | None = None  # wall-clock seconds
         self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
+        self.values = ValueCodec(config.schema_registry)
         settings = {
             # A new group starts with readings that arrive from now on (--from-beginning
             # or --snapshot show the past); config.ini may say otherwise.
@@ -292,20 +303,38 @@ class ReadingConsumer:
 
     def handle(self, messages: list[Message]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
-        for message in messages:
+        for position, message in enumerate(messages):
             error = message.error()
             if error is not None:
                 self.report_error(error)
                 continue
+            try:
+                decoded = self.decode(message)
+            except RegistryUnavailable as problem:
+                self.wait_for_registry(messages[position:], problem)
+                break
             self.problem_solved()
             next_offsets[message.topic(), message.partition()] = message.offset() + 1
-            record = self.decode(message)
-            if record is not None and not self.shown_in_snapshot(record):
-                self.show(record, message.value())
+            if decoded is not None and not self.shown_in_snapshot(decoded.record):
+                self.show(decoded.record, decoded.json)
             if self.done():
                 break
         self.output.flush()
         self.store(next_offsets)
+
+    def wait_for_registry(self, unread: list[Message], problem: RegistryUnavailable) -> None:
+        """Go back to the first unread message of each partition, and wait a moment: the
+        next consume() brings them again, and with them the question to the registry."""
+        self.report_problem("registry", f"{problem}; waiting for it, nothing is skipped")
+        rewind: dict[tuple[str, int], int] = {}
+        for message in unread:
+            if message.error() is None:
+                rewind.setdefault((message.topic(), message.partition()), message.offset())
+        for (topic, partition), offset in rewind.items():
+            # A partition no longer ours (a rebalance): its new owner starts at our last commit.
+            with contextlib.suppress(KafkaException):
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+        self.stop.wait(REGISTRY_RETRY_SECONDS)
 
     def store(self, next_offsets: dict[tuple[str, int], int]) -> None:
         """Record how far this run has got (committed from there, periodically and on close)."""
@@ -315,10 +344,11 @@ class ReadingConsumer:
             )
             self.positions.update(next_offsets)
 
-    def decode(self, message: Message) -> Record | None:
-        """The message's record; None (reported and counted) when it is not a valid one."""
+    def decode(self, message: Message) -> Decoded | None:
+        """The message's record and JSON; None (reported and counted) when it is not a valid
+        record. RegistryUnavailable when its schema cannot be looked up now."""
         try:
-            return decode_record(message.value())
+            return self.values.decode(message.topic(), message.value(), message.headers())
         except InvalidRecord as problem:
             self.counts.invalid += 1
             log.warning(
@@ -333,9 +363,9 @@ class ReadingConsumer:
     def shown_in_snapshot(self, record: Record) -> bool:
         return record["observed_at"] <= self.snapshot_seen.get(record["station"]["idx"], "")
 
-    def show(self, record: Record, value: bytes) -> None:
+    def show(self, record: Record, json_text: bytes) -> None:
         if record_matches(record, self.options.stations, self.options.min_aqi):
-            self.output.add(record, value)
+            self.output.add(record, json_text)
             self.counts.printed += 1
 
     def report_error(self, error: KafkaError) -> None:
@@ -361,13 +391,14 @@ class ReadingConsumer:
             for message in read_to_end(settings, latest_topic(self.options.topic), timeout=60):
                 if self.stop.is_set():
                     return
-                record = self.decode(message)
-                if record is None:
+                decoded = self.decode(message)
+                if decoded is None:
                     continue
+                record = decoded.record
                 idx = record["station"]["idx"]
                 if idx not in current or record["observed_at"] > current[idx][0]["observed_at"]:
-                    current[idx] = (record, message.value())
-        except ReadFailed as error:
+                    current[idx] = (record, decoded.json)
+        except (ReadFailed, RegistryUnavailable) as error:
             log.warning("no snapshot: %s", error)
         for record, value in sorted(
             current.values(), key=lambda shown: shown[0]["station"]["name"]
