@@ -54,12 +54,13 @@ class CycleReport:
     seconds: float = 0.0
     waiting: int = 0
     kafka_problem: str | None = None
+    waiting_for: str = "Kafka"  # or the schema registry
     api_problem: str | None = None  # why no station at all could be fetched
 
     def line(self, number: int) -> str:
         published = f"{self.published} new readings published"
         if self.kafka_problem:
-            published += f" ({self.waiting} waiting for Kafka)"
+            published += f" ({self.waiting} waiting for {self.waiting_for})"
         return (
             f"cycle {number}: {self.polled} stations polled, {published}, "
             f"{self.unchanged} unchanged, {self.failed} failed, "
@@ -133,6 +134,8 @@ class Poller:
         self.connected = False
         self.reported_problems: dict[str, str] = {}  # query text -> last warning given
         self.reported_kafka_problem: str | None = None
+        self.waiting_for = "Kafka"  # the service of the last problem
+        self.reported_service = "Kafka"  # the service of the problem reported
 
     # ------------------------------------------------------------ Kafka
 
@@ -144,6 +147,7 @@ class Poller:
             down = self.reported_kafka_problem is not None
             committed = self.publisher.connect(KAFKA_RETRY_TIMEOUT if down else KAFKA_TIMEOUT)
         except KafkaUnavailable as error:
+            self.waiting_for = error.service
             return str(error)
         self.state.restore(committed)
         self.connected = True
@@ -163,6 +167,7 @@ class Poller:
                 self.publisher.publish(batch, KAFKA_TIMEOUT)
             except KafkaUnavailable as error:
                 self.connected = False
+                self.waiting_for = error.service
                 problem = str(error)
             else:
                 self.state.committed_batch(batch)
@@ -176,6 +181,7 @@ class Poller:
                     )
         report.waiting = self.state.waiting
         report.kafka_problem = problem
+        report.waiting_for = self.waiting_for
         self.note_kafka_problem(problem)
 
     def note_kafka_problem(self, problem: str | None) -> None:
@@ -184,8 +190,9 @@ class Poller:
             return
         if problem:
             log.warning("%s; readings wait and are published when it is back", problem)
+            self.reported_service = self.waiting_for
         elif self.reported_kafka_problem:
-            log.info("Kafka is reachable again")
+            log.info("%s is reachable again", self.reported_service.capitalize())
         self.reported_kafka_problem = problem
 
     # ------------------------------------------------------------ one cycle

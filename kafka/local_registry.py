@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -197,6 +198,13 @@ def read_pid(registry: Registry) -> int | None:
     return pid if marker in cmdline and not state.startswith("Z") else None
 
 
+def free_port() -> int:
+    """A port nothing listens on now (for --port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def answers(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -261,8 +269,8 @@ def command_up(args: argparse.Namespace) -> None:
         return
     registry = Registry(
         args.run_dir,
-        args.port,
-        args.management_port,
+        args.port or free_port(),
+        args.management_port or free_port(),
         args.bootstrap_servers,
         args.topic_prefix,
         args.heap,
@@ -364,9 +372,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the registry")
-    up.add_argument("--port", type=int, default=8080, help="HTTP port, on 127.0.0.1 (8080)")
     up.add_argument(
-        "--management-port", type=int, default=9000, help="health and metrics port (9000)"
+        "--port", type=int, default=8080, help="HTTP port, on 127.0.0.1 (8080; 0: a free one)"
+    )
+    up.add_argument(
+        "--management-port",
+        type=int,
+        default=9000,
+        help="health and metrics port, on 127.0.0.1 (9000; 0: a free one)",
     )
     up.add_argument(
         "--bootstrap-servers", default="localhost:9092", help="the Kafka that keeps the schemas"

@@ -1,4 +1,5 @@
-"""Fixtures shared by the suite: the real Kafka broker the tests talk to."""
+"""Fixtures shared by the suite: the real Kafka broker the tests talk to, and a schema
+registry for the tests that need one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from tests.pipeline import Running, prepare_workdir
+from tests.schema_registry import LocalRegistry
 
 # `make test` (kafka/with-kafka.sh) makes sure a broker answers here before pytest starts.
 BOOTSTRAP_SERVERS = os.environ.get("AQI_TEST_BOOTSTRAP_SERVERS", "localhost:9092")
@@ -27,6 +29,17 @@ def bootstrap_servers() -> str:
         )
     assert brokers, f"no broker listed in metadata at {BOOTSTRAP_SERVERS}"
     return BOOTSTRAP_SERVERS
+
+
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory, bootstrap_servers) -> LocalRegistry:
+    """An Apicurio Registry for the tests that need one: started the first time one asks,
+    stopped (and its schemas deleted) when the session ends."""
+    registry = LocalRegistry(tmp_path_factory.mktemp("registry"), bootstrap_servers)
+    try:
+        yield registry.up()
+    finally:
+        registry.down()
 
 
 @pytest.fixture(autouse=True)

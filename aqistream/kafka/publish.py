@@ -46,11 +46,16 @@ CONFIGURATION_ERRORS = {
     KafkaError.SASL_AUTHENTICATION_FAILED: "authentication failed",
 }
 FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+REGISTRY = "the schema registry"
 
 
 class KafkaUnavailable(Exception):
     """Kafka (or the schema registry) could not be reached, or a transaction failed: retry
     later, nothing is lost."""
+
+    def __init__(self, message: str, service: str = "Kafka"):
+        super().__init__(message)
+        self.service = service  # what is waited for, as the log says it
 
 
 class Fenced(Exception):
@@ -201,7 +206,7 @@ class Publisher:
         except SchemaRefused as error:
             raise SchemaRefused(f"{error}; nothing was published") from None
         except RegistryUnavailable as error:
-            raise KafkaUnavailable(str(error)) from None
+            raise KafkaUnavailable(str(error), REGISTRY) from None
         self.schemas_registered = True
         log.info(
             "value schemas registered at %s: %s (schema ids %s), compatibility %s",
@@ -225,7 +230,9 @@ class Publisher:
         except ReadFailed as error:
             raise KafkaUnavailable(f"{error}: {self.reason()}") from None
         except RegistryUnavailable as error:
-            raise KafkaUnavailable(f"reading {latest_topic(self.topic)}: {error}") from None
+            raise KafkaUnavailable(
+                f"reading {latest_topic(self.topic)}: {error}", REGISTRY
+            ) from None
         if in_wire_format and not self.values.uses_registry:
             log.warning(
                 "%s holds values in the schema registry's wire format, but %s has no "
@@ -267,7 +274,7 @@ class Publisher:
             readings = [(record_key(r), self.values.encode(self.topic, r)) for r in records]
             current = [(key, self.values.encode(latest, r)) for key, r in newest.items()]
         except RegistryUnavailable as error:
-            raise KafkaUnavailable(str(error)) from None
+            raise KafkaUnavailable(str(error), REGISTRY) from None
         try:
             self.producer.begin_transaction()
             for key, value in readings:
