@@ -53,6 +53,7 @@ POM = KAFKA_DIR / "registry-pom.xml"
 DIST = KAFKA_DIR / ".run" / "registry-dist"
 APP = KAFKA_DIR / ".run" / "registry-app"
 MIN_JAVA = 21
+JVM_DIR = Path("/usr/lib/jvm")  # where Debian, and Temurin's packages, install JDKs
 API_PATH = "/apis/ccompat/v7"
 
 
@@ -142,7 +143,7 @@ def find_java() -> tuple[str, int]:
         candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
     if shutil.which("java"):
         candidates.append(shutil.which("java"))
-    candidates += [str(path) for path in Path("/usr/lib/jvm").glob("*/bin/java")]
+    candidates += [str(path) for path in sorted(JVM_DIR.glob("*/bin/java"))]
     found: dict[str, int] = {}
     for java in dict.fromkeys(candidates):
         try:

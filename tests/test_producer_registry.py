@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -238,6 +239,9 @@ def test_registry_down_at_start_and_while_running_loses_nothing_and_encodes_ever
         for script in (producer, *consumers):
             assert script.stop() == 0, script.stderr()
         registry.down()
+    # down --clean deletes the schemas: the topics kafkasql kept them in
+    topics = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(timeout=10).topics
+    assert not [name for name in topics if name.startswith(registry.topic_prefix)]
 
     messages = read_topic(bootstrap_servers, topic_name)
     assert all(value[:5] == wire_header(schema_id) for _, value in messages)
