@@ -241,15 +241,19 @@ def wait_until_ready(registry: Registry, process: subprocess.Popen, timeout: flo
     )
 
 
-def delete_topics(registry: Registry) -> None:
-    """Forget every schema: the topics kafkasql keeps them in."""
+def delete_topics(registry: Registry) -> bool:
+    """Forget every schema: delete the topics kafkasql keeps them in; False when the broker
+    does not answer (and its topics are left as they are)."""
     from confluent_kafka.admin import AdminClient
 
+    if broker_count(registry.bootstrap_servers) == 0:
+        return False
     admin = AdminClient({"bootstrap.servers": registry.bootstrap_servers, "log_level": 0})
-    for future in admin.delete_topics(registry.topics, operation_timeout=30).values():
-        # Never created, or the broker is gone: nothing to keep.
-        with contextlib.suppress(Exception):
+    futures = admin.delete_topics(registry.topics, operation_timeout=30, request_timeout=30)
+    for future in futures.values():
+        with contextlib.suppress(Exception):  # one never created: nothing to delete
             future.result()
+    return True
 
 
 # ---------------------------------------------------------------- commands
@@ -333,9 +337,11 @@ def command_down(args: argparse.Namespace) -> None:
     else:
         print(f"Stopped Apicurio Registry at {registry.url}.")
     if args.clean:
-        delete_topics(registry)
+        if delete_topics(registry):
+            print(f"Deleted its schemas: topics {', '.join(registry.topics)}.")
+        else:
+            print(f"No Kafka broker answers at {registry.bootstrap_servers}: its schemas stay.")
         shutil.rmtree(registry.run_dir, ignore_errors=True)
-        print(f"Deleted its schemas (topics {', '.join(registry.topics)}) and its run directory.")
 
 
 def command_status(args: argparse.Namespace) -> None:

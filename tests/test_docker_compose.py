@@ -1,4 +1,5 @@
-"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`.
+"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`, and the same
+schema registry as `make registry-up`.
 
 There is no Docker engine here, so the file is parsed and its settings that matter checked.
 """
@@ -13,16 +14,23 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def broker():
+def service(name: str):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    (service,) = compose["services"].values()
-    return service, {key: str(value) for key, value in service["environment"].items()}
+    found = compose["services"][name]
+    return found, {key: str(value) for key, value in found["environment"].items()}
+
+
+def broker():
+    return service("kafka")
+
+
+def version_in(pom: str, property_name: str) -> str:
+    text = (ROOT / "kafka" / pom).read_text()
+    return re.search(rf"<{property_name}>(.+)</{property_name}>", text)[1]
 
 
 def kafka_version_of_pom() -> str:
-    return re.search(r"<kafka.version>(.+)</kafka.version>", (ROOT / "kafka/pom.xml").read_text())[
-        1
-    ]
+    return version_in("pom.xml", "kafka.version")
 
 
 def test_same_apache_kafka_version_as_the_local_broker():
@@ -69,3 +77,25 @@ def test_one_broker_so_every_replication_factor_is_one_and_transactions_can_star
         "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR",
     ):
         assert env[key] == "1", key
+
+
+def test_the_registry_is_the_apicurio_version_make_registry_up_runs():
+    registry, _ = service("apicurio")
+    apicurio_version = version_in("registry-pom.xml", "apicurio.version")
+    assert registry["image"] == f"apicurio/apicurio-registry:{apicurio_version}"
+
+
+def test_the_registry_keeps_its_schemas_in_the_broker_and_waits_for_it():
+    registry, env = service("apicurio")
+    _, kafka_env = broker()
+    assert env["APICURIO_STORAGE_KIND"] == "kafkasql"
+    # the listener containers on the compose network reach
+    host, port = env["APICURIO_KAFKASQL_BOOTSTRAP_SERVERS"].split(":")
+    assert f"PLAINTEXT://{host}:{port}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert registry["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert env["APICURIO_KAFKASQL_TOPIC"] == "aqi-stream-registry-journal"  # as registry-up
+
+
+def test_the_registry_s_ports_are_published_on_this_machine_only():
+    registry, _ = service("apicurio")
+    assert sorted(registry["ports"]) == ["127.0.0.1:8080:8080", "127.0.0.1:9000:9000"]
