@@ -64,6 +64,13 @@ def test_a_topic_of_plain_json_then_wire_format_records_is_read_whole(
     shown = [json.loads(line) for line in snapshot.stdout.splitlines()]
     assert {r["station"]["idx"]: r["observed_at"] for r in shown} == newest and len(shown) == 9
 
+    # A producer that loses [schema_registry] again publishes nothing twice, and says that
+    # readers with registry deserializers of their own cannot read what it now writes.
+    with waqi_simulator(21, "--quota", "0") as sim:
+        back = run_producer_once(plain, sim, topic_name)
+    assert "9 stations published before" in back.stderr
+    assert "holds values in the schema registry's wire format" in back.stderr
+
     # A value claiming a schema the registry does not hold is reported and skipped.
     record = json.loads(payloads[0])
     stray = b"\0" + struct.pack(">I", 987654321) + encode_record(record)

@@ -4,8 +4,10 @@ what it accepts and refuses, and how failures are told apart."""
 from __future__ import annotations
 
 import copy
+import http.server
 import json
 import socket
+import threading
 import time
 import uuid
 
@@ -13,6 +15,7 @@ import pytest
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from aqistream.config import ConfigError
 from aqistream.registry.client import (
     RegistryUnavailable,
     SchemaRefused,
@@ -162,3 +165,36 @@ def test_the_reason_is_the_registry_s_own_words_without_the_java_class():
     )
     assert reason(error) == "Incompatible artifact: x-value [JSON], num of incompatible diffs: {1}"
     assert reason(SchemaRegistryError(500, 50001, "")) == "HTTP 500"
+
+
+class Refusing(http.server.BaseHTTPRequestHandler):
+    """Answers every request as Confluent Cloud does a wrong API key."""
+
+    def do_GET(self):  # noqa: N802 (http.server's names)
+        body = json.dumps({"error_code": 401, "message": "Unauthorized"}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_PUT = do_POST = do_GET  # noqa: N815
+
+    def log_message(self, *args):
+        pass
+
+
+def test_refused_credentials_are_a_configuration_error_that_shows_no_secret(subject):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = registry_client({"url": url, "basic.auth.user.info": "KEY:hush-hush-secret"})
+        with pytest.raises(ConfigError) as refused:
+            register(client, subject, schema(V1), url)
+    finally:
+        server.shutdown()
+    message = str(refused.value)
+    assert "refused the credentials (HTTP 401: Unauthorized)" in message
+    assert "check basic.auth.user.info in [schema_registry]" in message
+    assert "hush-hush-secret" not in message
