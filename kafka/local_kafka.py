@@ -225,17 +225,18 @@ def port_is_free(port: int) -> bool:
 
 def read_pid(cluster: Cluster, node: int) -> int | None:
     """The pid of a running node of ours, or None (a stale pid file is ignored)."""
+    # The pid may have been reused by another program: ours runs our properties file.
+    return running_pid(cluster.pid_file(node), str(cluster.properties_file(node)).encode())
+
+
+def running_pid(pid_file: Path, marker: bytes) -> int | None:
+    """The pid in `pid_file`, if that process runs and its command line holds `marker`."""
     try:
-        pid = int(cluster.pid_file(node).read_text())
+        pid = int(pid_file.read_text())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    # The pid may have been reused by another program: ours runs our properties file.
-    if str(cluster.properties_file(node)).encode() not in cmdline:
-        return None
-    if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
-        return None
-    return pid
+    return pid if marker in cmdline and not is_zombie(pid) else None
 
 
 def java_command(java: str, libs: Path, heap: str, *args: str) -> list[str]:
@@ -304,8 +305,12 @@ def broker_count(bootstrap_servers: str) -> int:
 
 
 def log_tail(cluster: Cluster, node: int, lines: int = 30) -> str:
+    return file_tail(cluster.log_file(node), lines)
+
+
+def file_tail(path: Path, lines: int = 30) -> str:
     try:
-        text = cluster.log_file(node).read_text(errors="replace")
+        text = path.read_text(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])

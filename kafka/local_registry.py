@@ -42,8 +42,10 @@ from local_kafka import (
     StartFailed,
     broker_count,
     copy_from_maven,
+    file_tail,
     java_major_version,
     port_is_free,
+    running_pid,
     shown,
     stop_pid,
     wait_for_exit,
@@ -189,14 +191,8 @@ def app_version() -> str:
 
 def read_pid(registry: Registry) -> int | None:
     """The pid of this run directory's registry, if it runs (stale pid files are ignored)."""
-    try:
-        pid = int(registry.pid_file.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1]
-    except (OSError, ValueError):
-        return None
     marker = f"-Daqistream.registry.run-dir={registry.run_dir}\0".encode()
-    return pid if marker in cmdline and not state.startswith("Z") else None
+    return running_pid(registry.pid_file, marker)
 
 
 def free_port() -> int:
@@ -214,14 +210,6 @@ def answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def log_tail(registry: Registry, lines: int = 30) -> str:
-    try:
-        text = registry.log_file.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def wait_until_ready(registry: Registry, process: subprocess.Popen, timeout: float) -> None:
     """Ready: the management port reports ready (storage bootstrapped) and the API answers."""
     deadline = time.monotonic() + timeout
@@ -230,14 +218,14 @@ def wait_until_ready(registry: Registry, process: subprocess.Popen, timeout: flo
             registry.pid_file.unlink(missing_ok=True)
             raise StartFailed(
                 f"Apicurio Registry exited during start-up; the tail of "
-                f"{shown(registry.log_file)}:\n{log_tail(registry)}"
+                f"{shown(registry.log_file)}:\n{file_tail(registry.log_file)}"
             )
         if answers(registry.ready_url) and answers(f"{registry.url}/subjects"):
             return
         time.sleep(0.3)
     raise StartFailed(
         f"Apicurio Registry was not ready after {timeout:.0f} s; the tail of "
-        f"{shown(registry.log_file)}:\n{log_tail(registry)}"
+        f"{shown(registry.log_file)}:\n{file_tail(registry.log_file)}"
     )
 
 

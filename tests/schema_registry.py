@@ -7,6 +7,7 @@ for it); a test that stops or restarts a registry starts a private one.
 
 from __future__ import annotations
 
+import copy
 import random
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from aqistream.registry.schemas import RECORD_SCHEMA, draft07, load_schema
 from tests.kafka_cluster import port_is_free
 
 SCRIPT = Path(__file__).resolve().parent.parent / "kafka" / "local_registry.py"
@@ -77,3 +79,32 @@ class LocalRegistry:
     def down(self) -> None:
         """Stop it and delete its schemas."""
         self.run("down", "--clean", check=False)
+
+
+# The record's registered form, and changes to it that tests register as other versions.
+V1 = draft07(load_schema(RECORD_SCHEMA))
+
+
+def changed(change) -> dict:
+    """A copy of V1 with `change` applied to it."""
+    form = copy.deepcopy(V1)
+    change(form)
+    return form
+
+
+def with_optional_region(form: dict) -> None:
+    form["properties"]["region"] = {"type": "string"}
+
+
+def with_required_country(form: dict) -> None:
+    form["properties"]["country"] = {"type": "string"}
+    form["required"].append("country")
+
+
+def with_aqi_as_text(form: dict) -> None:
+    form["properties"]["aqi"] = {"type": ["string", "null"]}
+
+
+def without_fetched_at(form: dict) -> None:
+    del form["properties"]["fetched_at"]
+    form["required"].remove("fetched_at")

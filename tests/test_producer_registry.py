@@ -6,7 +6,6 @@ down, at start or while it runs, costs nothing: nothing unencoded, nothing lost 
 
 from __future__ import annotations
 
-import copy
 import json
 import struct
 from collections import Counter
@@ -19,14 +18,7 @@ from confluent_kafka.schema_registry.json_schema import JSONDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from aqistream.kafka.latest import latest_topic
-from aqistream.registry.schemas import (
-    COMPATIBILITY,
-    RECORD_SCHEMA,
-    draft07,
-    load_schema,
-    registered_text,
-    value_subject,
-)
+from aqistream.registry.schemas import COMPATIBILITY, registered_text, value_subject
 from tests.pipeline import (
     NO_QUOTA,
     assert_exactly_once,
@@ -44,9 +36,15 @@ from tests.pipeline import (
     wait_for,
     waqi_simulator,
 )
-from tests.schema_registry import LocalRegistry, free_port
-
-V1 = draft07(load_schema(RECORD_SCHEMA))
+from tests.schema_registry import (
+    V1,
+    LocalRegistry,
+    changed,
+    free_port,
+    with_aqi_as_text,
+    with_required_country,
+    without_fetched_at,
+)
 
 
 @pytest.fixture
@@ -115,20 +113,6 @@ def test_every_value_is_wire_format_with_the_registered_id_and_decodes_to_the_pl
     assert "0 new readings published, 9 unchanged" in again.stderr
 
 
-def with_required_country(form):
-    form["properties"]["country"] = {"type": "string"}
-    form["required"].append("country")
-
-
-def with_aqi_as_text(form):
-    form["properties"]["aqi"] = {"type": ["string", "null"]}
-
-
-def without_fetched_at(form):
-    del form["properties"]["fetched_at"]
-    form["required"].remove("fetched_at")
-
-
 @pytest.mark.parametrize(
     ("registered_before", "registry_says"),
     [
@@ -144,8 +128,7 @@ def test_a_schema_the_registry_refuses_stops_the_producer_before_anything_is_pub
     """The subject already holds a schema that the record's schema, the new version, would
     break: as if the shipped schema had been changed incompatibly."""
     subject = value_subject(topic_name)
-    before = copy.deepcopy(V1)
-    registered_before(before)
+    before = changed(registered_before)
     client = schema_registry.client()
     client.set_compatibility(subject, COMPATIBILITY)
     client.register_schema(subject, Schema(registered_text(before), "JSON"))

@@ -23,44 +23,20 @@ from aqistream.registry.client import (
     register,
     registry_client,
 )
-from aqistream.registry.schemas import (
-    COMPATIBILITY,
-    RECORD_SCHEMA,
-    draft07,
-    load_schema,
-    registered_text,
+from aqistream.registry.schemas import COMPATIBILITY, RECORD_SCHEMA, load_schema, registered_text
+from tests.schema_registry import (
+    V1,
+    changed,
+    free_port,
+    with_aqi_as_text,
+    with_optional_region,
+    with_required_country,
+    without_fetched_at,
 )
-from tests.schema_registry import free_port
-
-V1 = draft07(load_schema(RECORD_SCHEMA))
 
 
 def schema(form: dict) -> Schema:
     return Schema(registered_text(form), "JSON")
-
-
-def changed(change) -> dict:
-    form = copy.deepcopy(V1)
-    change(form)
-    return form
-
-
-def with_optional_region(form):
-    form["properties"]["region"] = {"type": "string"}
-
-
-def with_required_country(form):
-    form["properties"]["country"] = {"type": "string"}
-    form["required"].append("country")
-
-
-def with_aqi_as_text(form):
-    form["properties"]["aqi"] = {"type": ["string", "null"]}
-
-
-def without_fetched_at(form):
-    del form["properties"]["fetched_at"]
-    form["required"].remove("fetched_at")
 
 
 @pytest.fixture
