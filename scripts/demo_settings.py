@@ -30,7 +30,7 @@ from aqistream.config import (  # noqa: E402
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end  # noqa: E402
 from aqistream.kafka.values import ValueCodec  # noqa: E402
 from aqistream.record import InvalidRecord  # noqa: E402
-from aqistream.registry.client import RegistryUnavailable  # noqa: E402
+from aqistream.registry.failures import RegistryUnavailable  # noqa: E402
 
 
 def waqi_source() -> str:

@@ -16,13 +16,8 @@ from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from aqistream.config import ConfigError
-from aqistream.registry.client import (
-    RegistryUnavailable,
-    SchemaRefused,
-    reason,
-    register,
-    registry_client,
-)
+from aqistream.registry.client import reason, register, registry_client
+from aqistream.registry.failures import RegistryUnavailable, SchemaRefused
 from aqistream.registry.schemas import COMPATIBILITY, RECORD_SCHEMA, load_schema, registered_text
 from tests.schema_registry import (
     V1,

@@ -13,7 +13,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from aqistream.kafka.values import BreaksContract, ValueCodec
 from aqistream.record import InvalidRecord, encode_record, normalise
-from aqistream.registry.client import RegistryUnavailable
+from aqistream.registry.failures import RegistryUnavailable
 from aqistream.registry.schemas import value_subject
 from tests.schema_registry import free_port
 from tests.test_record import FETCHED_AT, HA_SENSOR, load_feed

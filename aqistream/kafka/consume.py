@@ -35,7 +35,7 @@ from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.kafka.values import Decoded, ValueCodec
 from aqistream.record import InvalidRecord, Record
-from aqistream.registry.client import RegistryUnavailable
+from aqistream.registry.failures import RegistryUnavailable
 from aqistream.render import format_pretty, pretty_header, record_matches
 
 log = logging.getLogger("aqistream.consumer")

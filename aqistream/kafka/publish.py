@@ -28,7 +28,7 @@ from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.kafka.values import ValueCodec
 from aqistream.record import InvalidRecord, Record, record_key
-from aqistream.registry.client import RegistryUnavailable, SchemaRefused
+from aqistream.registry.failures import RegistryUnavailable, SchemaRefused
 from aqistream.registry.schemas import COMPATIBILITY, value_subject
 
 log = logging.getLogger("aqistream.kafka.publish")

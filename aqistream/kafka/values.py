@@ -23,30 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-from confluent_kafka.schema_registry import Schema, topic_subject_name_strategy
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import best_match
-
 from aqistream.record import InvalidRecord, Record, check_record, encode_record, parse_json
-from aqistream.registry.client import (
-    RegistryUnavailable,
-    failure,
-    register,
-    registry_client,
-    registry_url,
-)
-from aqistream.registry.client import reason as registry_reason
-from aqistream.registry.schemas import (
-    RECORD_SCHEMA,
-    draft07,
-    load_schema,
-    registered_text,
-    value_subject,
-)
+from aqistream.registry.schemas import RECORD_SCHEMA
 
 # The first byte of a wire-format value: 0 before a 4-byte schema id, 1 before a 16-byte
 # schema GUID (newer Confluent clients). Neither can start JSON text.
@@ -74,22 +52,21 @@ class ValueCodec:
     """
 
     def __init__(self, registry_settings: dict[str, str]):
-        self.client = registry_client(registry_settings) if registry_settings else None
-        self.url = registry_url(registry_settings) if registry_settings else None
-        self.serializers: dict[str, JSONSerializer] = {}
-        self.validators: dict[str, Draft7Validator] = {}
-        self.deserializer = None
-        if self.client is not None:
-            self.deserializer = JSONDeserializer(
-                None,
-                schema_registry_client=self.client,
-                conf={"subject.name.strategy": topic_subject_name_strategy, "validate": False},
-                json_decode=parse_json,
-            )
+        self.registry = None
+        if registry_settings:
+            # Only then: the registry's client stack (httpx, jsonschema...) is not light.
+            from aqistream.registry.wire import RegistryCodec
+
+            self.registry = RegistryCodec(registry_settings)
 
     @property
     def uses_registry(self) -> bool:
-        return self.client is not None
+        return self.registry is not None
+
+    @property
+    def url(self) -> str | None:
+        """The registry's URL, as messages show it; None without a registry."""
+        return self.registry.url if self.registry is not None else None
 
     # ------------------------------------------------------------ writing
 
@@ -100,55 +77,22 @@ class ValueCodec:
 
         Raises SchemaRefused, RegistryUnavailable or ConfigError.
         """
-        if self.client is None:
-            return None
-        form = draft07(load_schema(schema_file))
-        schema = Schema(registered_text(form), "JSON")
-        schema_id = register(self.client, value_subject(topic), schema, self.url)
-        self.serializers[topic] = JSONSerializer(
-            schema,
-            self.client,
-            conf={
-                # Registered above, so this only finds the id in the client's cache.
-                "auto.register.schemas": True,
-                "subject.name.strategy": topic_subject_name_strategy,
-                "validate": False,  # check() has done it, once per record
-            },
-            # The same bytes as plain JSON (orjson, the default, refuses integers beyond
-            # 64 bits that json accepts).
-            json_encode=encode_record,
-        )
-        self.validators[topic] = Draft7Validator(form)
-        return schema_id
+        return self.registry.register(topic, schema_file) if self.registry is not None else None
 
     def check(self, topic: str, record: Record) -> None:
         """Raise BreaksContract if the schema registered for `topic` refuses the record
-        (a record a registry deserializer would refuse, with validation on, as by default).
-        Without a registry there is nothing to check against."""
-        validator = self.validators.get(topic)
-        if validator is None:
-            return
-        error = best_match(validator.iter_errors(record))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "the record"
-            raise BreaksContract(
-                f"does not match the schema registered for {value_subject(topic)} "
-                f"at {where}: {error.message}"
-            )
+        (as a registry deserializer would, with validation on as by default). Without a
+        registry there is nothing to check against."""
+        problem = self.registry.check(topic, record) if self.registry is not None else None
+        if problem is not None:
+            raise BreaksContract(problem)
 
     def encode(self, topic: str, record: Record) -> bytes:
-        """The value to write: plain JSON, or wire format with `topic`'s registered id."""
-        if self.client is None:
+        """The value to write: plain JSON, or wire format with `topic`'s registered id.
+        RegistryUnavailable if the registry had to be asked and could not be."""
+        if self.registry is None:
             return encode_record(record)
-        context = SerializationContext(topic, MessageField.VALUE)
-        try:
-            return self.serializers[topic](record, context)
-        except (SchemaRegistryError, httpx.HTTPError) as error:
-            # Only if the client's cache lost the id register() put there.
-            explained = failure(error, self.url)
-            if isinstance(explained, SchemaRegistryError):
-                raise RegistryUnavailable(f"schema registry at {self.url}: {explained}") from None
-            raise explained from None
+        return self.registry.encode(topic, record)
 
     # ------------------------------------------------------------ reading
 
@@ -174,29 +118,8 @@ class ValueCodec:
         if len(value) < header:
             raise InvalidRecord("value starts like the schema registry's wire format but is cut")
         schema_id = struct.unpack(">I", value[1:5])[0] if value[0] == 0 else None
-        if self.deserializer is None:
+        if self.registry is None:
             return Decoded(check(parse_json(value[header:])), value[header:], schema_id)
-        try:
-            data = self.deserializer(
-                value, SerializationContext(topic, MessageField.VALUE, headers)
-            )
-        except InvalidRecord:
-            raise  # the JSON behind the header (parse_json)
-        except SchemaRegistryError as error:
-            explained = failure(error, self.url)
-            if explained is not error:
-                raise explained from None
-            shown = schema_id if schema_id is not None else value[1:header].hex()
-            if error.http_status_code == 404:
-                raise InvalidRecord(
-                    f"schema {shown} is not in the schema registry at {self.url}"
-                ) from None
-            raise InvalidRecord(
-                f"the schema registry at {self.url} cannot give schema {shown} "
-                f"(HTTP {error.http_status_code}: {registry_reason(error)})"
-            ) from None
-        except httpx.HTTPError as error:
-            raise failure(error, self.url) from None
-        except (SerializationError, ValueError, TypeError) as error:
-            raise InvalidRecord(f"not a valid wire-format value: {error}") from None
+        shown_id = str(schema_id) if schema_id is not None else value[1:header].hex()
+        data = self.registry.decode(topic, value, headers, shown_id)
         return Decoded(check(data), value[header:], schema_id)

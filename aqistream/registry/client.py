@@ -15,6 +15,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from aqistream.config import ConfigError
+from aqistream.registry.failures import RegistryUnavailable, SchemaRefused
 from aqistream.registry.schemas import COMPATIBILITY, COMPATIBLE_ENOUGH
 
 # Seconds for one HTTP request. Without it httpx waits forever: a serializer once hung for
@@ -22,14 +23,6 @@ from aqistream.registry.schemas import COMPATIBILITY, COMPATIBLE_ENOUGH
 DEFAULT_TIMEOUT = 10.0
 # Apicurio prefixes its reasons with the Java exception's class name.
 _JAVA_EXCEPTION = re.compile(r"^(?:[\w$]+\.)+[\w$]*(?:Exception|Error):\s*")
-
-
-class RegistryUnavailable(Exception):
-    """The registry could not be reached, or failed (HTTP 5xx): wait and try again."""
-
-
-class SchemaRefused(ConfigError):
-    """The registry refused to register a schema (incompatible, or not a valid schema)."""
 
 
 def registry_client(settings: dict[str, str]) -> SchemaRegistryClient:
