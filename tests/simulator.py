@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -126,3 +126,29 @@ def _wait_for_url(process: subprocess.Popen[str], timeout: float, stderr_path: P
             + stderr_path.read_text(encoding="utf-8", errors="replace")
         )
     return line.removeprefix(LISTENING).strip()
+
+
+Box = tuple[float, float, float, float]  # south, west, north, east
+
+
+def cover_with_tiles(
+    ask_map: Callable[[Box], list[dict]], box: Box, split_at: int, calls: list[Box]
+) -> dict[int, dict]:
+    """What a client does to see every station despite thinning: ask for `box`, and split a
+    tile that answered `split_at` items or more into quarters. Every tile asked goes into
+    `calls`; the map items found, by uid."""
+    calls.append(box)
+    items = ask_map(box)
+    if len(items) < split_at:
+        return {item["uid"]: item for item in items}
+    south, west, north, east = box
+    mid_lat, mid_lng = (south + north) / 2, (west + east) / 2
+    found: dict[int, dict] = {}
+    for quarter in (
+        (south, west, mid_lat, mid_lng),
+        (south, mid_lng, mid_lat, east),
+        (mid_lat, west, north, mid_lng),
+        (mid_lat, mid_lng, north, east),
+    ):
+        found |= cover_with_tiles(ask_map, quarter, split_at, calls)
+    return found

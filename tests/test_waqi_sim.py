@@ -805,6 +805,10 @@ def test_listening_line_and_20000_stations():
         ["--port", "70000"],
         ["--error-rate", "0.6", "--empty-rate", "0.6"],
         ["--no-such-flag"],
+        ["--map-cap", "-5"],
+        ["--churn", "0.9"],
+        ["--churn-hours", "0"],
+        ["--stations", "100000", "--churn", "0.1"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_clear_line(arguments):
@@ -831,6 +835,8 @@ def test_help_documents_the_admin_endpoint():
     )
     assert result.returncode == 0
     for text in ("/admin/served", "/admin/clock", "advance_hours", "--hour-seconds", "--token"):
+        assert text in result.stdout
+    for text in ("/admin/available", "/admin/map", "--map-cap", "--realistic", "--churn"):
         assert text in result.stdout
 
 

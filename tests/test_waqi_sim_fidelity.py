@@ -409,6 +409,86 @@ def test_regional_v2_map_has_the_recorded_shape_and_quirks(sim):
     assert_same_shape(real, simulated)
 
 
+# --- the network at scale (--stations 30000 --realistic) -----------------------------------
+
+MAP_AND_FEEDS = f"{OZON3}test_get_range_coordinates_air_test_return_value_and_format.yaml"
+
+
+@pytest.fixture(scope="module")
+def network():
+    """The whole simulated network: 30,000 stations, publication lag, churn, thinning."""
+    args = ("--seed", "11", "--stations", "30000", "--realistic", "--start", START)
+    args += ("--hour-seconds", "40000000", "--quota", "0", "--token", TOKEN)
+    with running_simulator(*args, start_timeout=120) as simulator:
+        yield simulator
+
+
+def map_statistics(items: list[dict]) -> tuple[int, float, float]:
+    """(items, share of crowd stations, share of aqi "-")."""
+    crowd = sum(1 for item in items if item["uid"] < 0)
+    dashes = sum(1 for item in items if item["aqi"] == "-")
+    return len(items), crowd / len(items), dashes / len(items)
+
+
+def test_whole_world_map_of_the_network_is_thinned_like_the_recording(network):
+    """Seb-GRAF's 1,231 whole-world items (2022; a 2023 capture had 1,259, 343 crowd): a
+    30,000-station network answers about as many, about as many crowd and few '-'."""
+    real = js_literal_items((FIXTURES / SEB).read_text(encoding="utf-8"))
+    simulated = ask(network, "/v2/map/bounds?latlng=-85,-180,85,180&networks=all")["data"]
+    real_count, real_crowd, real_dashes = map_statistics(real)
+    count, crowd, dashes = map_statistics(simulated)
+    assert (real_count, round(real_crowd, 2), round(real_dashes, 3)) == (1231, 0.23, 0.024)
+    assert abs(count - real_count) <= 0.05 * real_count
+    assert 0.12 <= crowd <= 0.35
+    assert 0 < dashes <= 0.06
+    assert len({item["uid"] for item in simulated}) == count
+    check_map_corpus(real)
+    check_map_corpus(simulated)
+    assert_same_shape(real, simulated)
+
+
+def test_map_times_are_the_feeds_observation_times_like_the_recording(network):
+    """Ozon3's cassette asks /map/bounds/ for London, then a feed for each station: where the
+    feed is the same station, its time is the map's instant and its aqi the map's aqi."""
+    interactions = yaml.safe_load((FIXTURES / MAP_AND_FEEDS).read_text(encoding="utf-8"))
+    bodies = [i["response"]["body"]["string"] for i in interactions["interactions"]]
+    real_map = {item["uid"]: item for item in json.loads(bodies[0])["data"]}
+    real_feeds = [json.loads(body)["data"] for body in bodies[1:] if body.startswith("{")]
+    matched = [feed for feed in real_feeds if feed["idx"] in real_map]
+    assert len(matched) == 33
+    for feed in matched:
+        item = real_map[feed["idx"]]
+        assert epoch_of(item["station"]["time"]) == epoch_of(feed["time"]["iso"])
+        assert item["aqi"] == str(feed["aqi"])
+
+    items = ask(network, "/v2/map/bounds?latlng=50,-3,54,1&networks=all")["data"]
+    assert len(items) >= 33
+    for item in items[:60]:
+        path = f"/feed/A{-item['uid']}/" if item["uid"] < 0 else f"/feed/@{item['uid']}/"
+        feed = ask(network, path)["data"]
+        check_map_item(item)
+        check_feed(feed)
+        if feed["time"].get("v") == 0:  # time-less: the map shows when it stopped, aqi "-"
+            assert item["aqi"] == "-"
+            continue
+        assert epoch_of(item["station"]["time"]) == epoch_of(feed["time"]["iso"])
+        assert item["aqi"] == str(feed["aqi"])
+
+
+def test_network_official_map_times_are_mostly_on_the_hour_and_crowd_ones_are_not(network):
+    """Two 2023 captures: 845 of 944 and 807 of 916 official stations on the hour (the rest
+    mostly at :30); crowd sensors at their own minutes. The simulated catalogue puts more
+    official stations in +05:30/+03:30/+04:30 zones (about a quarter report at :30), so the
+    bound is looser than the captures. With publication lag the map is a mix of hours."""
+    items = ask(network, "/v2/map/bounds?latlng=-85,-180,85,180&networks=all")["data"]
+    official = [item["station"]["time"] for item in items if item["uid"] > 0]
+    crowd = [item["station"]["time"] for item in items if item["uid"] < 0]
+    on_the_hour = sum(1 for t in official if t[14:19] == "00:00")
+    assert on_the_hour >= 0.7 * len(official)
+    assert len({t[14:16] for t in crowd}) > 20
+    assert len({t[11:13] for t in official}) >= 2  # lags put stations at different hours
+
+
 # --- Ozon3's VCR cassettes: full request/response pairs, replayed --------------------------
 
 CASSETTES = sorted(path.name for path in FIXTURES.glob(f"{OZON3}*.yaml"))

@@ -12,13 +12,19 @@ from types import FrameType
 import aqistream.waqi_sim as package
 from aqistream.waqi_sim.api import WaqiApi
 from aqistream.waqi_sim.catalogue import MAX_GENERATED, build_catalogue
+from aqistream.waqi_sim.churn import Churn, newcomer_count, plan_churn
 from aqistream.waqi_sim.clock import SimulatedClock
 from aqistream.waqi_sim.faults import Faults, FaultSettings
 from aqistream.waqi_sim.localtime import parse_instant
+from aqistream.waqi_sim.publication import Publication
 from aqistream.waqi_sim.quota import DEFAULT_BURST, DEFAULT_PER_MINUTE, Quota, QuotaSettings
 from aqistream.waqi_sim.served import ServedRecord
 from aqistream.waqi_sim.server import WaqiHttpServer, WaqiSimulator
+from aqistream.waqi_sim.thinning import DEFAULT_MAP_CAP, MapCap
 from aqistream.waqi_sim.world import World
+
+DEFAULT_CHURN_HOURS = 24.0
+REALISTIC_CHURN = 0.01
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -77,9 +83,53 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--nonjson-rate", type=_rate, default=0.0, help="share of 200 answers with HTML bodies"
     )
     parser.add_argument(
+        "--map-cap",
+        type=_count,
+        default=DEFAULT_MAP_CAP,
+        help=f"about the most stations one map/bounds answer lists ({DEFAULT_MAP_CAP}; "
+        "it varies by up to 2 %%); 0: no thinning",
+    )
+    parser.add_argument(
+        "--publication-lag",
+        action="store_true",
+        help="a reading appears only after its station's publication lag (official: 5 min "
+        "to about 2 h; crowd: 30 s to 8 min); without it, at its observation time",
+    )
+    parser.add_argument(
+        "--churn",
+        type=_churn_share,
+        default=None,
+        metavar="F",
+        help="share of the generated stations that vanish during the churn window, and of "
+        "new ones that appear in it (0 to 0.5; default 0, or 0.01 with --realistic)",
+    )
+    parser.add_argument(
+        "--churn-hours",
+        type=_positive,
+        default=DEFAULT_CHURN_HOURS,
+        metavar="H",
+        help=f"the churn window: H simulated hours from --start ({DEFAULT_CHURN_HOURS:g})",
+    )
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="the real network's habits: --publication-lag and --churn 0.01",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="access log on stderr (tokens redacted)"
     )
     args = parser.parse_args(argv)
+    if args.realistic:
+        args.publication_lag = True
+        if args.churn is None:
+            args.churn = REALISTIC_CHURN
+    if args.churn is None:
+        args.churn = 0.0
+    if args.stations + newcomer_count(args.stations, args.churn) > MAX_GENERATED:
+        parser.error(
+            f"--stations {args.stations} with --churn {args.churn:g} needs more than "
+            f"{MAX_GENERATED} generated stations; lower one of them"
+        )
     if args.error_rate + args.empty_rate + args.nonjson_rate > 1:
         parser.error("--error-rate + --empty-rate + --nonjson-rate must not exceed 1")
     return args
@@ -95,13 +145,34 @@ def build_simulator(args: argparse.Namespace) -> WaqiSimulator:
         nonjson_rate=args.nonjson_rate,
     )
     return WaqiSimulator(
-        api=WaqiApi(build_catalogue(args.seed, args.stations), World(args.seed)),
+        api=build_api(args, start),
         clock=SimulatedClock(start, args.hour_seconds),
         quota=Quota(QuotaSettings(per_minute=args.quota, burst=args.burst)),
         faults=Faults(faults, args.seed),
         served=ServedRecord(),
         valid_tokens=frozenset(args.token),
         access_log=args.verbose,
+    )
+
+
+def build_api(args: argparse.Namespace, start: float) -> WaqiApi:
+    """The stations (newcomers included), their readings, their churn and the map cap."""
+    newcomers = newcomer_count(args.stations, args.churn)
+    catalogue = build_catalogue(args.seed, args.stations + newcomers)
+    first_generated = len(catalogue.stations) - args.stations - newcomers
+    generated = catalogue.stations[first_generated:]
+    lives = plan_churn(
+        args.seed,
+        incumbents=generated[: args.stations],
+        newcomers=generated[args.stations :],
+        start=start,
+        window_seconds=args.churn_hours * 3600,
+    )
+    return WaqiApi(
+        catalogue,
+        World(args.seed, Publication(args.seed, lagged=args.publication_lag)),
+        Churn(lives),
+        MapCap(args.seed, args.map_cap),
     )
 
 
@@ -154,6 +225,8 @@ _station_count = _typed(int, lambda v: 0 <= v <= MAX_GENERATED, f"0 to {MAX_GENE
 _positive = _typed(float, lambda v: v > 0, "a positive number")
 _non_negative = _typed(float, lambda v: v >= 0, "a number >= 0")
 _at_least_one = _typed(int, lambda v: v >= 1, "a whole number >= 1")
+_count = _typed(int, lambda v: v >= 0, "a whole number >= 0")
+_churn_share = _typed(float, lambda v: 0 <= v <= 0.5, "a share between 0 and 0.5")
 _rate = _typed(float, lambda v: 0 <= v <= 1, "a rate between 0 and 1")
 _instant = _typed(parse_instant, lambda v: True, "an ISO 8601 time like 2026-11-23T13:20:00Z")
 

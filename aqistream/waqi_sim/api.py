@@ -13,6 +13,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from aqistream.waqi_sim import responses
 from aqistream.waqi_sim.catalogue import Catalogue, Station
+from aqistream.waqi_sim.churn import Churn
+from aqistream.waqi_sim.spatial import GridIndex
+from aqistream.waqi_sim.thinning import DEFAULT_MAP_CAP, MapCap, map_priority
 from aqistream.waqi_sim.world import Reading, World
 
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -83,13 +86,29 @@ def parse_target(target: str) -> Request | Reply:
 class WaqiApi:
     """Answers WAQI requests from the catalogue and the world, caching this hour's bodies."""
 
-    def __init__(self, catalogue: Catalogue, world: World) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        world: World,
+        churn: Churn | None = None,
+        map_cap: MapCap | None = None,
+    ) -> None:
         self.catalogue = catalogue
         self.world = world
+        self.churn = churn if churn is not None else Churn()
+        self.map_cap = map_cap if map_cap is not None else MapCap(world.seed, DEFAULT_MAP_CAP)
+        self.map_priority = {
+            station.idx: map_priority(world.seed, station) for station in catalogue.stations
+        }
+        self.index = GridIndex(
+            (station, self.map_priority[station.idx]) for station in catalogue.stations
+        )
         # idx -> (observation time, sync time, body): a body is built once per reading.
         self._feed_bodies: dict[int, tuple[int | None, int | None, bytes]] = {}
         # idx -> reading, for search and map items (which show no forecast or sync).
         self._readings: dict[int, Reading] = {}
+        # idx -> (time shown, encoded map item)
+        self._map_items: dict[int, tuple[int, bytes]] = {}
 
     def answer(self, request: Request, now: float) -> Reply:
         if request.endpoint == FEED:
@@ -100,6 +119,10 @@ class WaqiApi:
             request.params.get("networks") == "official"
         )
         return self._map_bounds(request.params.get("latlng", ""), official_only, now)
+
+    def present(self, station: Station | None, now: float) -> bool:
+        """Whether WAQI knows the station at `now` (churn: not yet appeared, or vanished)."""
+        return station is not None and self.churn.present(station, now)
 
     # --- /feed/ ------------------------------------------------------------------------------
 
@@ -113,11 +136,11 @@ class WaqiApi:
         a_station = _A_STATION.fullmatch(argument)
         if a_station:
             station = self.catalogue.by_idx(-int(a_station.group(1)))
-            if station is None or not station.is_crowd:
+            if not self.present(station, now) or not station.is_crowd:
                 return Reply(200, responses.error_body(responses.NO_SUCH_STATION))
             return self.feed_of(station, now)
         station = self.catalogue.by_name(argument)
-        if station is None:
+        if not self.present(station, now):
             return Reply(200, responses.error_body(responses.UNKNOWN_STATION))
         return self.feed_of(station, now)
 
@@ -128,7 +151,7 @@ class WaqiApi:
             return Reply(200, responses.error_body(responses.UNKNOWN_STATION))
         negative, number = match.groups()
         station = self.catalogue.by_idx(-int(number) if negative else int(number))
-        if station is None:
+        if not self.present(station, now):
             return Reply(200, responses.unknown_id_body())
         return self.feed_of(station, now)
 
@@ -138,7 +161,8 @@ class WaqiApi:
             return Reply(200, responses.bad_geo_body(",".join(parts)))
         # Out-of-range coordinates (5000;5000, nan;nan) are answered, not rejected.
         lat, lng = (float(part) for part in parts)
-        return self.feed_of(self.catalogue.nearest_reporting(lat, lng), now)
+        nearest = self.catalogue.nearest_reporting(lat, lng, lambda s: self.present(s, now))
+        return self.feed_of(nearest, now)
 
     def feed_of(self, station: Station, now: float) -> Reply:
         observed = self.world.observed_at(station, now)
@@ -157,10 +181,8 @@ class WaqiApi:
     # --- /search/ and /map/bounds/ -----------------------------------------------------------
 
     def _search(self, keyword: str, now: float) -> Reply:
-        items = [
-            responses.search_item(station, *self._listed(station, now))
-            for station in self.catalogue.search(keyword, SEARCH_LIMIT)
-        ]
+        found = self.catalogue.search(keyword, SEARCH_LIMIT, lambda s: self.present(s, now))
+        items = [responses.search_item(station, *self._listed(station, now)) for station in found]
         return Reply(200, responses.ok_body(items))
 
     def _map_bounds(self, latlng: str, official_only: bool, now: float) -> Reply:
@@ -171,15 +193,27 @@ class WaqiApi:
             if not _GO_FLOAT.fullmatch(part):
                 return Reply(200, responses.bad_bounds_body(part))
         lat1, lng1, lat2, lng2 = (float(part) for part in parts)
-        stations = self.catalogue.within(
-            min(lat1, lat2),
-            min(lng1, lng2),
-            max(lat1, lat2),
-            max(lng1, lng2),
-            official_only=official_only,
-        )
-        items = [responses.map_item(station, *self._listed(station, now)) for station in stations]
-        return Reply(200, responses.ok_body(items))
+        # Either corner order is answered (API.md section 10).
+        box = (min(lat1, lat2), min(lng1, lng2), max(lat1, lat2), max(lng1, lng2))
+        limit = self.map_cap.limit(box, now)
+        items = []
+        for station in self.index.in_box(box):
+            if (official_only and station.is_crowd) or not self.churn.present(station, now):
+                continue
+            items.append(self._map_item(station, now))
+            if len(items) == limit:
+                break
+        return Reply(200, b'{"status":"ok","data":[' + b",".join(items) + b"]}")
+
+    def _map_item(self, station: Station, now: float) -> bytes:
+        """One map item, encoded once per reading shown."""
+        observed = self.world.observed_at(station, now)
+        shown = observed if observed is not None else self.world.frozen_at(station, now)
+        cached = self._map_items.get(station.idx)
+        if cached is None or cached[0] != shown:
+            item = responses.map_item(station, *self._listed(station, now))
+            cached = self._map_items[station.idx] = (shown, responses.compact_json(item))
+        return cached[1]
 
     def _listed(self, station: Station, now: float) -> tuple[Reading, int]:
         """The reading and the time a search or map item shows (time-less: when it stopped)."""

@@ -15,7 +15,7 @@ import math
 import random
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aqistream.waqi_sim.localtime import AU_DST, EU_DST, NO_DST, US_DST
@@ -514,6 +514,10 @@ def _unique(name: str, taken: set[str]) -> str:
 # --- lookups -----------------------------------------------------------------------------------
 
 
+def _always(station: Station) -> bool:
+    return True
+
+
 class Catalogue:
     """All stations, found by idx, by name, by keyword, by box or by nearness."""
 
@@ -548,38 +552,31 @@ class Catalogue:
         """/feed/here/ geolocates the caller's IP; the simulator always says Zurich."""
         return self._by_idx[ZURICH_IDX]
 
-    def search(self, keyword: str, limit: int) -> list[Station]:
+    def search(
+        self, keyword: str, limit: int, present: Callable[[Station], bool] = _always
+    ) -> list[Station]:
         key = name_key(keyword)
         if not key:
             return []
         exact = self._by_name.get(key)
-        found = [exact] if exact else []
+        found = [exact] if exact and present(exact) else []
         for keys, station in self._search_keys:
             if len(found) >= limit:
                 break
-            if key in keys and station is not exact:
+            if key in keys and station is not exact and present(station):
                 found.append(station)
         return found[:limit]
 
-    def within(
-        self, south: float, west: float, north: float, east: float, *, official_only: bool
-    ) -> list[Station]:
-        return [
-            station
-            for station in self.stations
-            if south <= station.geo[0] <= north
-            and west <= station.geo[1] <= east
-            and not (official_only and station.is_crowd)
-        ]
-
-    def nearest_reporting(self, lat: float, lng: float) -> Station:
+    def nearest_reporting(
+        self, lat: float, lng: float, present: Callable[[Station], bool] = _always
+    ) -> Station:
         """The nearest official station that reports; any coordinates are accepted, even nan."""
         scale = math.cos(math.radians(lat)) if math.isfinite(lat) else 1.0
-        best, best_distance = self._geo_candidates[0][2], math.inf
+        best, best_distance = self.here, math.inf
         for station_lat, station_lng, station in self._geo_candidates:
             east = (station_lng - lng + 180.0) % 360.0 - 180.0
             distance = (station_lat - lat) ** 2 + (east * scale) ** 2
-            if distance < best_distance:
+            if distance < best_distance and present(station):
                 best, best_distance = station, distance
         return best
 

@@ -11,6 +11,8 @@ Each WAQI request goes through the same steps, in this order:
   6. the WAQI answer; once it is written to the connection, the reading it carries goes
      into the served record (with the simulated time the request came in).
 Added latency delays every answer except the admin endpoint's. /admin/... bypasses all steps.
+Every answer's Date header is the simulated time: the API's clock, which a client running
+against a fast clock can read.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class WaqiSimulator:
         self.served = served
         self.valid_tokens = valid_tokens
         self.access_log = access_log
-        self.admin = AdminApi(api.catalogue, clock, quota, faults, served)
+        self.admin = AdminApi(api, clock, quota, faults, served)
 
     def token_is_valid(self, token: str | None) -> bool:
         """With no --token given any non-empty token is valid."""
@@ -167,6 +169,12 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "nginx"  # also in http.server's own error answers (bad request lines, HEAD)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header tells the simulated time: the API's own clock."""
+        if timestamp is None:
+            timestamp = self.server.simulator.clock.now()
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._dispatch("GET")
 
@@ -197,19 +205,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the outage drops the connection unanswered
             self._log("-", 0)
             return
-        self._send(answer.reply, started)
+        self._send(answer.reply, started, answer.now)
         simulator.delivered(answer)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, reply: Reply, started: float) -> None:
+    def _send(self, reply: Reply, started: float, now: float | None = None) -> None:
+        """Write `reply`, dated `now` (simulated; default: the clock now)."""
         reason = self.responses.get(reply.status, ("",))[0]
         lines = [
             f"HTTP/1.1 {reply.status} {reason}",
             "Server: nginx",
-            f"Date: {self.date_time_string()}",
+            f"Date: {self.date_time_string(now)}",
         ]
         if reply.content_type:
             lines.append(f"Content-Type: {reply.content_type}")

@@ -3,8 +3,9 @@
 Given the seed, a station and a true-UTC instant, the world says which reading is the latest
 one (its observation time) and what it holds. Nothing here reads a clock: `now` is passed in.
 
-- Official stations publish on the local hour (so :00 UTC, or :30 UTC in +05:30 / +03:30 zones);
-  crowd sensors once an hour at their own second offset.
+- Official stations observe on the local hour (so :00 UTC, or :30 UTC in +05:30 / +03:30
+  zones); crowd sensors once an hour at their own second offset. When a reading appears
+  (at once, or after a publication lag) is publication.py's business.
 - Values follow a daily pattern: particles peak in the morning and evening rush, ozone in the
   afternoon, NO2 with traffic; a slowly varying day-to-day level makes some days dirtier.
   Pollutants are computed as concentrations and reported as US-EPA sub-indices, like WAQI;
@@ -12,12 +13,11 @@ one (its observation time) and what it holds. Nothing here reads a clock: `now` 
 - Hotspot stations now and then report above 500 (about 3 hours in 100).
 - Stale stations freeze for days: their time is fixed at a moment 2 to 6 days before the
   current staleness period began, and jumps forward when a new period begins.
-- Randomness comes from blake2b over (seed, station, what, when), never from hash().
+- Randomness comes from noise.py: blake2b over (seed, station, what, when), never hash().
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -27,6 +27,12 @@ from aqistream.waqi_sim.localtime import (
     day_text,
     local_day_number,
     utc_offset_minutes,
+)
+from aqistream.waqi_sim.noise import unit
+from aqistream.waqi_sim.publication import (
+    Publication,
+    observed_at_or_before,
+    slot_at_or_before,
 )
 
 HOUR = 3600
@@ -48,8 +54,10 @@ class Reading:
 
 
 class World:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, publication: Publication | None = None) -> None:
         self.seed = seed
+        self.publication = publication if publication is not None else Publication(seed, False)
+        self._staleness: dict[int, tuple[int, int, int]] = {}
 
     # --- when --------------------------------------------------------------------------------
 
@@ -59,20 +67,38 @@ class World:
             return None
         if station.status == STALE:
             return self.frozen_at(station, now)
-        return _slot_at_or_before(station, now)
+        return self.publication.latest_observed(station, now)
 
     def frozen_at(self, station: Station, now: float) -> int:
         """For stale (and time-less) stations: the last reading before they stopped."""
-        period = DAY * (8 + int(12 * self._unit(station, "stale-period")))
-        phase = int(period * self._unit(station, "stale-phase"))
-        lag = 2 * DAY + int(4 * DAY * self._unit(station, "stale-lag"))
-        period_began = (int(now) - phase) // period * period + phase
-        return _slot_at_or_before(station, period_began - lag)
+        _, lag, _ = self._staleness_of(station)
+        return observed_at_or_before(station, self.stale_period_began(station, now) - lag)
+
+    def stale_period_began(self, station: Station, now: float) -> int:
+        """Stale stations freeze in periods; each new period shows a newer frozen reading."""
+        period, _, phase = self._staleness_of(station)
+        return (math.floor(now) - phase) // period * period + phase
+
+    def stale_period(self, station: Station) -> int:
+        return self._staleness_of(station)[0]
+
+    def _staleness_of(self, station: Station) -> tuple[int, int, int]:
+        """(period, how far back the frozen reading lies, phase), fixed per station."""
+        cached = self._staleness.get(station.idx)
+        if cached is None:
+            period = DAY * (8 + int(12 * self._unit(station, "stale-period")))
+            phase = int(period * self._unit(station, "stale-phase"))
+            lag = 2 * DAY + int(4 * DAY * self._unit(station, "stale-lag"))
+            cached = self._staleness[station.idx] = (period, lag, phase)
+        return cached
 
     def synced_at(self, station: Station, now: float) -> int:
-        """debug.sync: the last hourly sync at or before `now`, never before the reading."""
-        last_sync = _at_or_before(int(now), station.sync_delay)
+        """debug.sync: when the reading appeared under a publication lag; otherwise the last
+        hourly sync at or before `now`, never before the reading."""
         observed = self.observed_at(station, now)
+        if self.publication.lagged and station.status not in (STALE, NO_TIME):
+            return self.publication.appears_at(station, observed)
+        last_sync = slot_at_or_before(now, station.sync_delay)
         return last_sync if observed is None else max(last_sync, observed)
 
     # --- what --------------------------------------------------------------------------------
@@ -202,9 +228,7 @@ class World:
     # --- deterministic noise -----------------------------------------------------------------
 
     def _unit(self, station: Station, what: str, when: int = 0) -> float:
-        """A number in [0, 1) fixed by (seed, station, what, when)."""
-        text = f"{self.seed}:{station.idx}:{what}:{when}".encode()
-        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2.0**64
+        return unit(self.seed, station.idx, what, when)
 
     def _jitter(self, station: Station, what: str, hour: int) -> float:
         return 0.85 + 0.3 * self._unit(station, what, hour)
@@ -214,15 +238,6 @@ class World:
         today = self._unit(station, "day", day)
         tomorrow = self._unit(station, "day", day + 1)
         return 0.55 + 0.9 * (today + (tomorrow - today) * local_hours / 24)
-
-
-def _at_or_before(now: int, second_in_hour: int) -> int:
-    """The latest instant <= now that lies `second_in_hour` seconds after a UTC hour."""
-    return now - (now - second_in_hour) % HOUR
-
-
-def _slot_at_or_before(station: Station, now: float) -> int:
-    return _at_or_before(int(now), station.report_second)
 
 
 def _particles_by_hour(hours: float) -> float:
