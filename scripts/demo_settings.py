@@ -88,17 +88,17 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         config = read_kafka_config(args.config)
-    except ConfigError as error:
+        if args.sim_start:
+            print(simulator_start(config, args.sim_start))
+        elif args.registry_url:
+            print(config.schema_registry.get("url", "").split(",")[0].strip())
+        elif args.with_registry:
+            print(with_registry(config, args.config, args.with_registry), end="")
+        else:
+            print(config.bootstrap_servers, waqi_source())
+    except ConfigError as error:  # config.ini, or a registry refusing its credentials
         print(f"demo: {error}", file=sys.stderr)
         return 2
-    if args.sim_start:
-        print(simulator_start(config, args.sim_start))
-    elif args.registry_url:
-        print(config.schema_registry.get("url", "").split(",")[0].strip())
-    elif args.with_registry:
-        print(with_registry(config, args.config, args.with_registry), end="")
-    else:
-        print(config.bootstrap_servers, waqi_source())
     return 0
 
 
