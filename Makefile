@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-reliability lint format kafka-up kafka-down registry-up registry-down sim bench demo clean
+.PHONY: help venv postgres-binaries test test-reliability lint format kafka-up kafka-down registry-up registry-down sim bench demo clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -19,10 +19,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed  ## create .venv with the pinned requirements
 
-test: venv lint  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092) and a schema registry the tests start
+postgres-binaries:  ## PostgreSQL's server binaries for the store tests (Debian's package, where missing)
+	@scripts/postgres-binaries.sh
+
+test: venv lint postgres-binaries  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092), throw-away PostgreSQL servers and a schema registry the tests start
 	kafka/with-kafka.sh $(PY) -m pytest $(PYTEST_ARGS)
 
-test-reliability: venv  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md
+test-reliability: venv postgres-binaries  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md
 	AQI_RELIABILITY_SCALE=full AQI_RELIABILITY_REPORT=docs/RELIABILITY.md \
 		kafka/with-kafka.sh $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
@@ -49,7 +52,7 @@ registry-down: venv  ## stop the local registry (CLEAN=1 also deletes its schema
 sim: venv  ## run the WAQI simulator in the foreground on localhost:8765
 	$(PY) -m aqistream.waqi_sim --port 8765
 
-bench: venv  ## benchmarks against the naive baseline: writes bench/results.json and bench/RESULTS.md
+bench: venv postgres-binaries  ## benchmarks against the naive baseline: writes bench/results.json and bench/RESULTS.md
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	kafka/with-kafka.sh $(PY) -m bench.run $(BENCH_ARGS)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Print air-quality readings as they arrive in Kafka.
+"""Print air-quality readings as they arrive in Kafka, or store them in a database.
 
     python consumer.py [CONFIG] [--format pretty|json] [--from-beginning] [--snapshot]
+    python consumer.py [CONFIG] --store [URL] [--from-beginning]
 
 Exit codes: 0 done (stopped, --max-records or --idle-timeout reached), 1 runtime failure,
 2 bad usage or configuration.
@@ -18,9 +19,13 @@ import threading
 from confluent_kafka import KafkaException
 
 from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
-from aqistream.config import ConfigError, read_kafka_config
+from aqistream.config import ConfigError, KafkaConfig, read_kafka_config
 from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
-from aqistream.logs import setup_logging
+from aqistream.logs import redact, setup_logging
+from aqistream.store import open_store
+from aqistream.store.sink import DEFAULT_GROUP as STORE_GROUP
+from aqistream.store.sink import StoreOptions, StoringConsumer
+from aqistream.store.url import DEFAULT_STORE, FORMS, StoreUrl, parse_store_url
 
 log = logging.getLogger("aqistream.consumer")
 
@@ -39,7 +44,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--topic", default="air_quality_index", help="(default %(default)s)")
     parser.add_argument(
         "--group",
-        help="consumer group id (default: group.id in [consumer], else aqi-stream-consumer)",
+        help="consumer group id (default: group.id in [consumer], else aqi-stream-consumer; "
+        f"with --store, {STORE_GROUP})",
+    )
+    parser.add_argument(
+        "--store",
+        nargs="?",
+        const=DEFAULT_STORE,
+        metavar="URL",
+        help=f"store every reading in a database instead of printing it: {FORMS} "
+        f"(default {DEFAULT_STORE})",
     )
     parser.add_argument(
         "--from-beginning", action="store_true", help="start from the earliest reading"
@@ -47,8 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--format",
         choices=("pretty", "json"),
-        default="pretty",
-        help="pretty: one aligned line per reading; json: one JSON record per line",
+        help="pretty (the default): one aligned line per reading; json: one JSON record per line",
     )
     parser.add_argument(
         "--station",
@@ -77,41 +90,41 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
     loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.store is not None:
+        for option, given in (
+            ("--format", args.format),
+            ("--snapshot", args.snapshot),
+            ("--min-aqi", args.min_aqi),
+        ):
+            if given not in (None, False):
+                parser.error(f"{option} is for printing; --store keeps every reading")
+    return args
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    options = ConsumerOptions(
-        topic=args.topic,
-        group=args.group,
-        from_beginning=args.from_beginning,
-        format=args.format,
-        stations=args.station,
-        min_aqi=args.min_aqi,
-        snapshot=args.snapshot,
-        max_records=args.max_records,
-        idle_timeout=args.idle_timeout,
-        # https://no-color.org: any non-empty NO_COLOR turns colour off.
-        colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
-        header=sys.stdout.isatty(),
-    )
+    url = None
+    if args.store is not None:
+        try:
+            url = parse_store_url(args.store)
+        except ConfigError as error:
+            print(f"consumer.py: {error}", file=sys.stderr)
+            return 2
+    secrets = url.secrets if url is not None else ()
+    setup_logging(-1 if args.quiet else args.verbose, secrets)
     stop = threading.Event()
     stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
     try:
         config = read_kafka_config(args.config)
-        setup_logging(-1 if args.quiet else args.verbose, secrets=config.secrets)
-        consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
-        log.info(
-            "reading %s at %s as group %s%s",
-            args.topic,
-            config.bootstrap_servers,
-            consumer.group,
-            f", schemas from {consumer.values.url}" if consumer.values.uses_registry else "",
-        )
-        counts = consumer.run()
+        # The registry's credentials too, once config.ini has named them.
+        setup_logging(-1 if args.quiet else args.verbose, [*secrets, *config.secrets])
+        if url is not None:
+            store(args, config, url, stop)
+        else:
+            print_readings(args, config, stop)
     except ConfigError as error:
-        print(f"consumer.py: {error}", file=sys.stderr)
+        print(f"consumer.py: {redact(str(error), secrets)}", file=sys.stderr)
         return 2
     except KafkaException as error:
         print(f"consumer.py: Kafka failed: {error.args[0].str()}", file=sys.stderr)
@@ -121,8 +134,51 @@ def main(argv: list[str]) -> int:
         # (stdout now points nowhere, so Python's own flush at exit has nothing to complain of.)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
     return 0
+
+
+def print_readings(args: argparse.Namespace, config: KafkaConfig, stop: threading.Event) -> None:
+    options = ConsumerOptions(
+        topic=args.topic,
+        group=args.group,
+        from_beginning=args.from_beginning,
+        format=args.format or "pretty",
+        stations=args.station,
+        min_aqi=args.min_aqi,
+        snapshot=args.snapshot,
+        max_records=args.max_records,
+        idle_timeout=args.idle_timeout,
+        # https://no-color.org: any non-empty NO_COLOR turns colour off.
+        colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+        header=sys.stdout.isatty(),
+    )
+    consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
+    log.info(
+        "reading %s at %s as group %s%s",
+        args.topic,
+        config.bootstrap_servers,
+        consumer.group,
+        f", schemas from {consumer.values.url}" if consumer.values.uses_registry else "",
+    )
+    counts = consumer.run()
+    log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
+
+
+def store(
+    args: argparse.Namespace, config: KafkaConfig, url: StoreUrl, stop: threading.Event
+) -> None:
+    """--store: every committed reading into the database, exactly once."""
+    options = StoreOptions(
+        topic=args.topic,
+        group=args.group,
+        from_beginning=args.from_beginning,
+        stations=args.station,
+        max_records=args.max_records,
+        idle_timeout=args.idle_timeout,
+    )
+    consumer = StoringConsumer(config, options, open_store(url), stop)
+    progress = consumer.run()
+    log.info(progress.summary(consumer.clock()))
 
 
 if __name__ == "__main__":

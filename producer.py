@@ -2,6 +2,10 @@
 """Poll WAQI for the stations in stations.txt and publish every new reading to Kafka, once.
 
     python producer.py [CONFIG] [--stations FILE] [--topic NAME] [--interval SECONDS] [--once]
+                       [--metrics-port N] [--time-scale N]
+
+Without --interval each station is fetched when its next reading is due (cadence-aware);
+with it, every station every SECONDS.
 
 The WAQI token is read from WAQI_TOKEN, in the environment or in .env. Exit codes: 0 done,
 1 runtime failure, 2 bad usage or configuration.
@@ -19,9 +23,11 @@ from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
 from aqistream.config import TOKEN_HELP, ConfigError, read_kafka_config, waqi_token
 from aqistream.kafka.publish import Fenced, Publisher
 from aqistream.logs import setup_logging
+from aqistream.metrics import Metrics
 from aqistream.poller import Poller
+from aqistream.source.clock import ApiClock
 from aqistream.source.ratelimit import RateLimiter
-from aqistream.source.stations import StationList, StationsError
+from aqistream.source.stations import AreaQuery, StationList, StationsError
 from aqistream.source.waqi import DEFAULT_API_URL, InvalidToken, WaqiClient
 
 log = logging.getLogger("aqistream.producer")
@@ -53,11 +59,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--interval",
         type=number_at_least(0, float, exclusive=True),
-        default=600.0,
+        default=None,
         metavar="SECONDS",
-        help="seconds between cycles (default 600)",
+        help="fetch every station every SECONDS, the fixed-interval way (default: each "
+        "station when its next reading is due)",
     )
-    parser.add_argument("--once", action="store_true", help="run one cycle, publish it, and exit")
+    parser.add_argument(
+        "--once", action="store_true", help="run one full sweep, publish it, and exit"
+    )
     parser.add_argument(
         "--api-url",
         default=os.environ.get("WAQI_API_URL", DEFAULT_API_URL),
@@ -84,6 +93,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=32,
         metavar="N",
         help="concurrent API requests (default 32)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=number_at_least(1, int),
+        default=None,
+        metavar="N",
+        help="serve Prometheus metrics at http://HOST:N/metrics",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=number_at_least(0, float, exclusive=True),
+        default=1.0,
+        metavar="N",
+        help="the API's clock runs N times as fast as real time (a simulator's fast clock; "
+        "default 1); --quota and --interval stay in real time",
     )
     parser.add_argument(
         "--partitions",
@@ -123,19 +147,25 @@ def main(argv: list[str]) -> int:
             raise ConfigError(f"--api-url {args.api_url!r} is not an http:// or https:// URL")
         stations = StationList(args.stations, log)
         publisher = Publisher(config, args.topic, args.partitions, args.replication_factor or -1)
+        metrics = Metrics(args.quota)
+        if args.metrics_port is not None:
+            serve_metrics(metrics, args.metrics_port)
         client = WaqiClient(
             token,
             args.api_url,
             RateLimiter.within_quota(args.quota, args.burst),
             workers=args.workers,
             stop=stop,
+            clock=ApiClock(args.time_scale),
+            on_request=metrics.request,
         )
-        poller = Poller(stations, client, publisher, args.workers, stop)
+        poller = Poller(stations, client, publisher, args.workers, stop, metrics=metrics)
         log.info(
-            "polling %d stations from %s every %g s; publishing to %s at %s",
-            len(stations.current()),
+            "%s %s from %s %s; publishing to %s at %s",
+            "polling" if args.interval or args.once else "following",
+            what_is_listed(stations.current()),
             args.stations,
-            args.interval,
+            f"every {args.interval:g} s" if args.interval else "each when its next reading is due",
             args.topic,
             config.bootstrap_servers,
         )
@@ -153,6 +183,28 @@ def main(argv: list[str]) -> int:
     except Fenced as error:
         print(f"producer.py: stopping: {error}", file=sys.stderr)
         return 1
+
+
+def what_is_listed(lines: list) -> str:
+    """'9 stations', 'world', '3 stations and 2 areas'."""
+    areas = [line for line in lines if isinstance(line, AreaQuery)]
+    stations = len(lines) - len(areas)
+    parts = [f"{stations} stations"] if stations or not areas else []
+    if len(areas) == 1:
+        parts.append(areas[0].text if areas[0].text.lower() == "world" else "1 area")
+    elif areas:
+        parts.append(f"{len(areas)} areas")
+    return " and ".join(parts)
+
+
+def serve_metrics(metrics: Metrics, port: int) -> None:
+    try:
+        metrics.serve(port)
+    except OSError as error:
+        raise ConfigError(
+            f"--metrics-port {port}: cannot listen there ({error.strerror}); choose a free port"
+        ) from None
+    log.info("Prometheus metrics at http://localhost:%d/metrics", port)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,15 @@ class RedactingFormatter(logging.Formatter):
         if record.levelno >= logging.WARNING:
             # Only what needs attention is labelled; the rest reads as plain progress.
             line = line.replace(" ", f" {record.levelname}: ", 1)
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
-        return line
+        return redact(line, self.secrets)
+
+
+def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """`text` with every secret (of MIN_SECRET_LENGTH characters or more) replaced by ***."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "***")
+    return text
 
 
 def setup_logging(verbosity: int, secrets: list[str] = ()) -> None:
@@ -41,3 +47,6 @@ def setup_logging(verbosity: int, secrets: list[str] = ()) -> None:
     logging.getLogger("aqistream.librdkafka").setLevel(
         logging.INFO if verbosity > 1 else logging.CRITICAL + 1
     )
+    # psycopg warns about a COPY it could not end when the server has gone; the store says
+    # that in its own words.
+    logging.getLogger("psycopg").setLevel(logging.INFO if verbosity > 1 else logging.ERROR)

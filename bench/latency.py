@@ -25,6 +25,7 @@ import re
 import subprocess
 import threading
 import time
+from collections import Counter
 
 from confluent_kafka import Consumer
 
@@ -64,6 +65,7 @@ class VisibilityProbe:
         )
         self.consumer.subscribe([topic])
         self.seen: dict[tuple[int, str], tuple[float, float]] = {}  # -> (visible, produced)
+        self.copies: Counter = Counter()  # how many times each reading was seen
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
         self.thread.start()
@@ -76,7 +78,9 @@ class VisibilityProbe:
             visible = time.time()
             record = json.loads(message.value())
             produced = message.timestamp()[1] / 1000
-            self.seen[record["station"]["idx"], record["observed_at"]] = (visible, produced)
+            reading = record["station"]["idx"], record["observed_at"]
+            self.seen.setdefault(reading, (visible, produced))  # a copy is no news
+            self.copies[reading] += 1
 
     def close(self) -> None:
         self.stop.set()

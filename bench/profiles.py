@@ -8,6 +8,8 @@
   only the thread holding the GIL, misattributes samples on this Python: it credits
   normalise() with half the cycle although it takes 25 microseconds a record.)
 - CPU (consumer): py-spy samples consumer.py reading 200,000 records.
+- CPU (store): py-spy samples consumer.py --store backfilling 200,000 records into each
+  database (the threads of the decoding loop and of the writer alike).
 - Memory (peak RSS at 10,000 stations): tracemalloc's largest live allocation sites at the
   end of a 10,000-station cycle's fetches (bench/memory_trace.py).
 - Latency needs no extra run: figure 2 measures where the time goes.
@@ -24,7 +26,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from bench import consumer_throughput, cycle_throughput
+from bench import consumer_throughput, cycle_throughput, store_throughput
 from bench.harness import UNLIMITED_QUOTA, Harness
 from bench.processes import PYTHON, Process, Simulator, python_script, script_env, write_stations
 
@@ -44,6 +46,12 @@ CATEGORIES = (
         "HTTP client (requests, urllib3, http.client)",
     ),
     (("aqistream/kafka/consume.py",), "the consumer loop (aqistream/kafka/consume.py)"),
+    (("aqistream/store/rows.py",), "record -> row (aqistream/store/rows.py)"),
+    (
+        ("sqlite3", "psycopg", "aqistream/store/sqlite.py", "aqistream/store/postgres.py"),
+        "the database client (sqlite3, psycopg)",
+    ),
+    (("aqistream/store/",), "the store's loop (aqistream/store/)"),
     (("threading.py", "queue.py"), "threads and queues"),
 )
 TARGET_EVIDENCE = {
@@ -53,6 +61,10 @@ TARGET_EVIDENCE = {
     "consumer_json": "consumer_cpu",
     "consumer_pretty": "consumer_cpu",
     "producer_rss": "producer_memory",
+    "store_sqlite": "store_cpu",
+    "store_postgresql": "store_cpu",
+    "store_sqlite_ratio": "store_cpu",
+    "store_postgresql_ratio": "store_cpu",
 }
 
 
@@ -64,15 +76,18 @@ def py_spy() -> str | None:
 def diagnose(harness: Harness, missed: list[dict]) -> dict:
     wanted = {TARGET_EVIDENCE[target["id"]] for target in missed if target["id"] in TARGET_EVIDENCE}
     evidence: dict = {}
-    if wanted & {"producer_cpu", "consumer_cpu"} and py_spy() is None:
+    if wanted & {"producer_cpu", "consumer_cpu", "store_cpu"} and py_spy() is None:
         evidence["skipped"] = "py-spy is not installed (pip install -r bench/requirements.txt)"
-        wanted -= {"producer_cpu", "consumer_cpu"}
+        wanted -= {"producer_cpu", "consumer_cpu", "store_cpu"}
     if "producer_cpu" in wanted:
         harness.log("profiling producer.py's cycles with py-spy")
         evidence["producer_cpu"] = profile_producer(harness)
     if "consumer_cpu" in wanted:
         harness.log("profiling consumer.py with py-spy")
         evidence["consumer_cpu"] = profile_consumer(harness)
+    if "store_cpu" in wanted:
+        harness.log("profiling consumer.py --store with py-spy")
+        evidence["store_cpu"] = profile_store(harness)
     if "producer_memory" in wanted:
         harness.log("tracing producer.py's memory in a 10,000-station cycle")
         evidence["producer_memory"] = trace_producer_memory(harness)
@@ -130,6 +145,30 @@ def profile_consumer(harness: Harness) -> dict:
             "what": f"{CONSUMER_RECORDS:,} records, {form}"
         }
     harness.topics.delete(topic)
+    return profiles
+
+
+def profile_store(harness: Harness) -> dict:
+    topic = harness.topics.topic("profile-store")
+    consumer_throughput.fill(harness, topic, CONSUMER_RECORDS)
+    profiles = {}
+    server = store_throughput.PostgresServer().up(durable=True)
+    try:
+        for dialect in store_throughput.DIALECTS:
+            url = store_throughput.new_database(harness, dialect, server, "profile")
+            group = harness.topics.group("profile-store")
+            command = python_script(
+                "consumer.py", str(harness.config_file), "--topic", topic, "--group", group,
+                "--store", url, "--from-beginning", "--max-records", str(CONSUMER_RECORDS),
+                "-q",
+            )  # fmt: skip
+            raw = record(harness, command, script_env(), f"store-{dialect}")
+            profiles[dialect] = summarise(read_stacks(raw)) | {
+                "what": f"{CONSUMER_RECORDS:,} records into {dialect}"
+            }
+    finally:
+        server.down()
+        harness.topics.delete(topic)
     return profiles
 
 

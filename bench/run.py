@@ -30,9 +30,11 @@ from bench import (
     cycle_throughput,
     latency,
     machine,
+    network,
     profiles,
     quota_efficiency,
     report,
+    store_throughput,
 )
 from bench.harness import Harness
 from bench.topics import Topics
@@ -43,6 +45,8 @@ FIGURES = {
     "latency": latency.measure,
     "consumer": consumer_throughput.measure,
     "quota": quota_efficiency.measure,
+    "network": network.measure,
+    "store": store_throughput.measure,
 }
 
 

@@ -1,5 +1,6 @@
-"""Fixtures shared by the suite: the real Kafka broker the tests talk to, and a schema
-registry for the tests that need one."""
+"""Fixtures shared by the suite: the real Kafka broker the tests talk to, a schema registry
+for the tests that need one, and the databases the store tests write to (SQLite files, and a
+real PostgreSQL: AQI_TEST_POSTGRES_URL, or a throw-away server started for the session)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from tests.databases import sqlite_url
 from tests.pipeline import Running, prepare_workdir
+from tests.postgres_server import PostgresServer, create_database
 from tests.schema_registry import LocalRegistry
 
 # `make test` (kafka/with-kafka.sh) makes sure a broker answers here before pytest starts.
@@ -63,3 +66,28 @@ def topic_name() -> str:
 def workdir(tmp_path, bootstrap_servers) -> Path:
     """Where a test runs producer.py: config.ini for this broker, stations.txt (SWISS)."""
     return prepare_workdir(tmp_path, bootstrap_servers)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """A PostgreSQL server's URL, for a user who may create databases."""
+    given = os.environ.get("AQI_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    try:
+        server = PostgresServer().up()
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    try:
+        yield server.url()
+    finally:
+        server.down()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """A new, empty database of each kind: the test runs once with each."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "store.db")
+    return create_database(request.getfixturevalue("postgres_admin_url"))

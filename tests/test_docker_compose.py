@@ -1,5 +1,6 @@
-"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`, and the same
-schema registry as `make registry-up`.
+"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`, the same
+schema registry as `make registry-up`, and the PostgreSQL that `consumer.py --store` can
+write to.
 
 There is no Docker engine here, so the file is parsed and its settings that matter checked.
 """
@@ -15,8 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def service(name: str):
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    found = compose["services"][name]
+    found = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][name]
     return found, {key: str(value) for key, value in found["environment"].items()}
 
 
@@ -99,3 +99,19 @@ def test_the_registry_keeps_its_schemas_in_the_broker_and_waits_for_it():
 def test_the_registry_s_ports_are_published_on_this_machine_only():
     registry, _ = service("apicurio")
     assert sorted(registry["ports"]) == ["127.0.0.1:8080:8080", "127.0.0.1:9000:9000"]
+
+
+def test_postgres_for_the_store_with_the_url_the_file_gives():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert set(compose["services"]) == {"kafka", "apicurio", "postgres"}
+    service = compose["services"]["postgres"]
+    assert service["image"].startswith("postgres:")
+    assert "5432:5432" in service["ports"]
+    env = service["environment"]
+    url = f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@localhost:5432/"
+    assert url + env["POSTGRES_DB"] in (ROOT / "docker-compose.yml").read_text()
+    # The history outlives `docker compose down`: a named volume at the image's data path.
+    volume = service["volumes"][0].split(":")
+    assert volume == ["postgres-data", "/var/lib/postgresql/data"]
+    assert "postgres-data" in compose["volumes"]
+    assert "pg_isready" in " ".join(service["healthcheck"]["test"])

@@ -5,6 +5,9 @@ from pathlib import Path
 import pytest
 
 from aqistream.source.stations import (
+    WORLD,
+    AreaQuery,
+    Box,
     StationList,
     StationQuery,
     StationsError,
@@ -14,6 +17,7 @@ from aqistream.source.stations import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+ACCEPTED = "expected a city name, @idx, A<id>, geo:lat;lng, bounds:lat1,lng1,lat2,lng2 or world"
 
 
 def feed_paths(text: str) -> list[str]:
@@ -92,6 +96,72 @@ def test_duplicates_are_kept_and_can_be_listed() -> None:
     assert pairs == [(4, 1), (5, 2)]
 
 
+# --- areas: bounds: and world ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "box"),
+    [
+        ("bounds:45.8,5.9,47.9,10.5", Box(45.8, 5.9, 47.9, 10.5)),
+        ("bounds:47.9,10.5,45.8,5.9", Box(45.8, 5.9, 47.9, 10.5)),  # the other two corners
+        ("bounds:47.9,5.9,45.8,10.5", Box(45.8, 5.9, 47.9, 10.5)),  # north-west, south-east
+        ("BOUNDS: -34 , 150 , -33.5 , 151.5", Box(-34, 150, -33.5, 151.5)),
+        ("bounds:-90,-180,90,180", WORLD),
+        ("world", WORLD),
+        ("World", WORLD),
+    ],
+)
+def test_an_area_line_is_a_box_of_two_corners(line: str, box: Box) -> None:
+    assert parse_stations(f"zurich\n{line}  # an area\n", "stations.txt") == [
+        StationQuery(text="zurich", line=1, feed_path="zurich"),
+        AreaQuery(text=line, line=2, box=box),
+    ]
+
+
+def test_the_same_area_written_twice_is_a_duplicate() -> None:
+    lines = parse_stations("bounds:1,2,3,4\nzurich\nbounds:3,4,1,2\nworld\n", "stations.txt")
+    pairs = [(repeat.line, first.line) for repeat, first in find_duplicates(lines)]
+    assert pairs == [(3, 1)]
+    assert str(lines[0].box) == "1,2,3,4"  # the order WAQI's map/bounds takes
+
+
+def test_only_the_word_alone_is_the_world() -> None:
+    assert parse_stations("world wide\n", "stations.txt") == [
+        StationQuery("world wide", 1, "world wide")  # a name, as WAQI may know one
+    ]
+
+
+def test_a_box_knows_which_boxes_it_holds() -> None:
+    swiss = Box(45.8, 5.9, 47.9, 10.5)
+    assert WORLD.contains(swiss)
+    assert swiss.contains(Box(46, 6, 47, 7))
+    assert not swiss.contains(Box(46, 6, 48, 7))
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("bounds:45.8,5.9,47.9", "write a box as bounds:lat1,lng1,lat2,lng2"),
+        ("bounds:45.8;5.9;47.9;10.5", "write a box as bounds:lat1,lng1,lat2,lng2"),
+        ("bounds:", "write a box as bounds:lat1,lng1,lat2,lng2"),
+        ("bounds:1,2,3,4,5", "write a box as bounds:lat1,lng1,lat2,lng2"),
+        ("bounds:91,5,47,10", "latitude must be between -90 and 90"),
+        ("bounds:45,5,47,-181", "longitude must be between -180 and 180"),
+        ("bounds:45,east,47,10", "longitude 'east' is not a decimal number"),
+        ("bounds:lol,5,47,10", "latitude 'lol' is not a decimal number"),
+        ("bounds:nan,5,47,10", "latitude 'nan' is not a decimal number"),
+        ("bounds:45,5,45,10", "the two corners must differ in both latitude and longitude"),
+        ("bounds:45,5,47,5", "the two corners must differ in both latitude and longitude"),
+    ],
+)
+def test_a_malformed_area_is_rejected_with_its_location(line: str, problem: str) -> None:
+    with pytest.raises(StationsError) as error:
+        parse_stations(f"zurich\n{line}\n", "my/stations.txt")
+    message = str(error.value)
+    assert message.startswith(f"my/stations.txt:2: {line!r} is not a valid line: ")
+    assert problem in message
+
+
 # --- rejected lines ------------------------------------------------------------------------
 
 
@@ -101,7 +171,7 @@ def test_rejection_names_file_line_problem_and_accepted_forms() -> None:
         parse_stations(text, "stations.txt")
     assert str(error.value) == (
         "stations.txt:4: 'geo:91;8' is not a valid line: latitude must be between -90 and 90 "
-        "(expected a city name, @idx, A<id> or geo:lat;lng)"
+        f"({ACCEPTED})"
     )
 
 
@@ -145,7 +215,7 @@ def test_invalid_line_is_rejected_with_its_location(line: str, problem: str) -> 
     message = str(error.value)
     assert message.startswith("my/stations.txt:2: ")
     assert problem in message
-    assert "(expected a city name, @idx, A<id> or geo:lat;lng)" in message
+    assert message.endswith(f"({ACCEPTED})")
 
 
 def test_a_line_of_exactly_200_characters_is_accepted() -> None:
@@ -296,7 +366,7 @@ def test_malformed_edit_keeps_previous_list_and_is_logged_once(tmp_path: Path, l
     assert [record.levelno for record in caplog.records] == [logging.ERROR]
     assert caplog.messages == [
         f"{path}:2: 'geo:91;8' is not a valid line: latitude must be between -90 and 90 "
-        "(expected a city name, @idx, A<id> or geo:lat;lng); "
+        f"({ACCEPTED}); "
         "still polling the previous 2 stations until the file is fixed"
     ]
 

@@ -1,5 +1,9 @@
 """The consumer's loop: read committed readings in a consumer group and print them.
 
+GroupConsumer is what every reader of the topic in a group shares (its settings, how Kafka's
+problems are reported once, the idle timeout, leaving the group); ReadingConsumer prints,
+and aqistream/store/sink.py stores.
+
 Offsets are stored only after a batch's lines have been written and flushed, and committed
 from there (every second, and on close), so a crash re-prints at most what was printed
 after the last commit and never skips a reading. Where a run starts in a partition it does
@@ -103,28 +107,34 @@ class Counts:
     invalid: int = 0
 
 
-class ReadingConsumer:
+class GroupConsumer:
+    """A read_committed member of a consumer group on one topic, and the problems it reports.
+
+    Offsets are stored by the subclass once it has done its work with a message
+    (enable.auto.offset.store off) and committed from there every second and on close.
+    """
+
+    default_group = DEFAULT_GROUP
+
     def __init__(
         self,
         config: KafkaConfig,
-        options: ConsumerOptions,
-        output: Output,
+        topic: str,
+        group: str | None,
+        idle_timeout: float | None,
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.config = config
-        self.options = options
-        self.output = output
+        self.topic = topic
+        self.group = group or config.consumer.get("group.id") or self.default_group
+        self.idle_timeout = idle_timeout
         self.stop = stop
         self.clock = clock
-        self.counts = Counts()
         self.kafka_problem: str | None = None  # the kind of problem last reported
         self.last_news = clock()
         self.assigned = False  # the group has given this consumer its partitions
-        # Where this run is in each partition it has read: the next offset to print.
-        self.positions: dict[tuple[str, int], int] = {}
-        self.snapshot_taken_at: float | None = None  # wall-clock seconds
-        self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
+        # Every reader decodes its values here: plain JSON and the wire format alike.
         self.values = ValueCodec(config.schema_registry)
         settings = {
             # A new group starts with readings that arrive from now on (--from-beginning
@@ -151,10 +161,6 @@ class ReadingConsumer:
         except KafkaException as error:
             raise ConfigError(f"{config.source}: {error.args[0].str()}") from None
 
-    @property
-    def group(self) -> str:
-        return self.options.group or self.config.consumer.get("group.id") or DEFAULT_GROUP
-
     # ------------------------------------------------------------ Kafka's news
 
     def on_error(self, error: KafkaError) -> None:
@@ -177,10 +183,102 @@ class ReadingConsumer:
             log.info("reading again")
             self.kafka_problem = None
 
-    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def report_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            self.report_problem(
+                "no topic", f"topic {self.topic} does not exist yet; waiting for it"
+            )
+        elif error.fatal():
+            raise KafkaException(error)
+        else:
+            self.report_problem(error.name(), f"Kafka: {error.str()}")
+
+    def joined(self) -> None:
+        """The group has given this consumer partitions (called from on_assign)."""
         self.assigned = True
         self.last_news = self.clock()
         self.problem_solved()
+
+    def wait_for_registry(self, unread: list[Message], problem: RegistryUnavailable) -> None:
+        """Go back to the first unread message of each partition, and wait a moment: the
+        next consume() brings them again, and with them the question to the registry."""
+        self.report_problem("registry", f"{problem}; waiting for it, nothing is skipped")
+        rewind: dict[tuple[str, int], int] = {}
+        for message in unread:
+            if message.error() is None:
+                rewind.setdefault((message.topic(), message.partition()), message.offset())
+        for (topic, partition), offset in rewind.items():
+            # A partition no longer ours (a rebalance): its new owner starts at our last commit.
+            with contextlib.suppress(KafkaException):
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+        self.stop.wait(REGISTRY_RETRY_SECONDS)
+
+    @staticmethod
+    def offsets_at(consumer: Consumer, times: dict[tuple[str, int], int]) -> dict:
+        """The first offset at or after each time (OFFSET_BEGINNING and OFFSET_END stand for
+        the first offset and the end; read_committed: the end is the last stable offset,
+        before any open transaction); partitions with none are left out."""
+        if not times:
+            return {}
+        asked = [TopicPartition(t, p, time_ms) for (t, p), time_ms in times.items()]
+        found = consumer.offsets_for_times(asked, timeout=10)
+        return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0}
+
+    def fetch(self, batch: int) -> list[Message]:
+        """What has arrived, at once; if nothing has, wait for the next one only, rather
+        than for a whole batch (a reading is handled as it arrives)."""
+        messages = self.consumer.consume(batch, timeout=0) or self.consumer.consume(1, timeout=0.5)
+        if any(message.error() is None for message in messages):
+            self.last_news = self.clock()
+        return messages
+
+    def idle_for_too_long(self) -> bool:
+        idle = self.idle_timeout
+        if idle is None:
+            return False
+        # Joining the group is not idleness: it can take seconds (longer after a member
+        # died), and leaving before it ends would handle nothing of what is there. Waiting
+        # for a topic that does not exist is.
+        if not self.assigned and self.kafka_problem != "no topic":
+            return False
+        return self.clock() - self.last_news >= idle
+
+    def close(self, losing: str) -> None:
+        """Commit the stored offsets and leave the group (so a partner takes over now);
+        `losing` says what a run of the group would do again without that commit."""
+        closing = threading.Thread(target=self.consumer.close, daemon=True)
+        closing.start()
+        closing.join(CLOSE_TIMEOUT_SECONDS)
+        if closing.is_alive():
+            log.warning(
+                "Kafka did not confirm the last commit within %g s; exiting without it "
+                "(the next run of group %s %s)",
+                CLOSE_TIMEOUT_SECONDS,
+                self.group,
+                losing,
+            )
+
+
+class ReadingConsumer(GroupConsumer):
+    def __init__(
+        self,
+        config: KafkaConfig,
+        options: ConsumerOptions,
+        output: Output,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        super().__init__(config, options.topic, options.group, options.idle_timeout, stop, clock)
+        self.options = options
+        self.output = output
+        self.counts = Counts()
+        # Where this run is in each partition it has read: the next offset to print.
+        self.positions: dict[tuple[str, int], int] = {}
+        self.snapshot_taken_at: float | None = None  # wall-clock seconds
+        self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
+
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.joined()
         try:
             starts = self.start_offsets(consumer, partitions)
         except KafkaException as error:
@@ -235,17 +333,6 @@ class ReadingConsumer:
         starts.update(self.offsets_at(consumer, dict.fromkeys(wanted.keys() - starts, OFFSET_END)))
         return starts | resumed
 
-    @staticmethod
-    def offsets_at(consumer: Consumer, times: dict[tuple[str, int], int]) -> dict:
-        """The first offset at or after each time (OFFSET_BEGINNING and OFFSET_END stand for
-        the first offset and the end; read_committed: the end is the last stable offset,
-        before any open transaction); partitions with none are left out."""
-        if not times:
-            return {}
-        asked = [TopicPartition(t, p, time_ms) for (t, p), time_ms in times.items()]
-        found = consumer.offsets_for_times(asked, timeout=10)
-        return {(p.topic, p.partition): p.offset for p in found if p.offset >= 0}
-
     # ------------------------------------------------------------ the loop
 
     def run(self) -> Counts:
@@ -253,15 +340,9 @@ class ReadingConsumer:
             self.output.header()
             if self.options.snapshot:
                 self.print_snapshot()
-            self.consumer.subscribe([self.options.topic], on_assign=self.on_assign)
+            self.consumer.subscribe([self.topic], on_assign=self.on_assign)
             while not self.stop.is_set() and not self.done():
-                # What has arrived, at once; if nothing has, wait for the next one only,
-                # rather than for a whole batch (a reading is printed as it arrives).
-                messages = self.consumer.consume(BATCH, timeout=0) or self.consumer.consume(
-                    1, timeout=0.5
-                )
-                if any(message.error() is None for message in messages):
-                    self.last_news = self.clock()
+                messages = self.fetch(BATCH)
                 if messages:
                     self.handle(messages)
                 elif self.idle_for_too_long():
@@ -270,36 +351,12 @@ class ReadingConsumer:
             try:
                 self.output.flush()
             finally:
-                self.close()
+                self.close("may print the last few readings again")
         return self.counts
-
-    def close(self) -> None:
-        """Commit the stored offsets and leave the group (so a partner takes over now)."""
-        closing = threading.Thread(target=self.consumer.close, daemon=True)
-        closing.start()
-        closing.join(CLOSE_TIMEOUT_SECONDS)
-        if closing.is_alive():
-            log.warning(
-                "Kafka did not confirm the last commit within %g s; exiting without it "
-                "(the next run of group %s may print the last few readings again)",
-                CLOSE_TIMEOUT_SECONDS,
-                self.group,
-            )
 
     def done(self) -> bool:
         limit = self.options.max_records
         return limit is not None and self.counts.printed >= limit
-
-    def idle_for_too_long(self) -> bool:
-        idle = self.options.idle_timeout
-        if idle is None:
-            return False
-        # Joining the group is not idleness: it can take seconds (longer after a member
-        # died), and leaving before it ends would print nothing of what is there. Waiting
-        # for a topic that does not exist is.
-        if not self.assigned and self.kafka_problem != "no topic":
-            return False
-        return self.clock() - self.last_news >= idle
 
     def handle(self, messages: list[Message]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
@@ -321,20 +378,6 @@ class ReadingConsumer:
                 break
         self.output.flush()
         self.store(next_offsets)
-
-    def wait_for_registry(self, unread: list[Message], problem: RegistryUnavailable) -> None:
-        """Go back to the first unread message of each partition, and wait a moment: the
-        next consume() brings them again, and with them the question to the registry."""
-        self.report_problem("registry", f"{problem}; waiting for it, nothing is skipped")
-        rewind: dict[tuple[str, int], int] = {}
-        for message in unread:
-            if message.error() is None:
-                rewind.setdefault((message.topic(), message.partition()), message.offset())
-        for (topic, partition), offset in rewind.items():
-            # A partition no longer ours (a rebalance): its new owner starts at our last commit.
-            with contextlib.suppress(KafkaException):
-                self.consumer.seek(TopicPartition(topic, partition, offset))
-        self.stop.wait(REGISTRY_RETRY_SECONDS)
 
     def store(self, next_offsets: dict[tuple[str, int], int]) -> None:
         """Record how far this run has got (committed from there, periodically and on close)."""
@@ -367,16 +410,6 @@ class ReadingConsumer:
         if record_matches(record, self.options.stations, self.options.min_aqi):
             self.output.add(record, json_text)
             self.counts.printed += 1
-
-    def report_error(self, error: KafkaError) -> None:
-        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-            self.report_problem(
-                "no topic", f"topic {self.options.topic} does not exist yet; waiting for it"
-            )
-        elif error.fatal():
-            raise KafkaException(error)
-        else:
-            self.report_problem(error.name(), f"Kafka: {error.str()}")
 
     def print_snapshot(self) -> None:
         """Each station's current reading, from `.latest`, before the stream.

@@ -7,6 +7,12 @@ One station per line, in any of the forms WAQI's ``/feed/`` endpoint accepts:
     A123946                         a crowd (third-party) station; ``@-123946`` means the same
     geo:47.37;8.54                  the nearest station to a point (latitude;longitude)
 
+or a whole area, whose stations are found on WAQI's map (discovery.py):
+
+    bounds:45.8,5.9,47.9,10.5       every station, official and crowd, inside a box (two
+                                    opposite corners, latitude,longitude each)
+    world                           every station WAQI has
+
 Blank lines and ``#`` comments (whole-line or trailing) are ignored. When to poll is
 decided elsewhere (the scheduler); this module only says *what* to poll.
 """
@@ -24,7 +30,7 @@ MAX_LINE_CHARS = 200
 # wrong path (a log, a dump), and reading it whole on every reload would be wasteful.
 MAX_FILE_BYTES = 1024 * 1024
 
-_ACCEPTED = "expected a city name, @idx, A<id> or geo:lat;lng"
+_ACCEPTED = "expected a city name, @idx, A<id>, geo:lat;lng, bounds:lat1,lng1,lat2,lng2 or world"
 _EMPTY_HINT = "add one per line, e.g. zurich or @5419"
 
 _STATION_IDX = re.compile(r"@(-?)(\d+)")
@@ -43,12 +49,58 @@ class StationQuery:
     line: int
     feed_path: str
 
+    @property
+    def key(self) -> str:
+        """What makes two lines the same request."""
+        return self.feed_path
+
+
+@dataclass(frozen=True)
+class Box:
+    """A latitude/longitude rectangle, south <= north and west <= east (degrees)."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def contains(self, other: Box) -> bool:
+        return (
+            self.south <= other.south
+            and self.west <= other.west
+            and other.north <= self.north
+            and other.east <= self.east
+        )
+
+    def __str__(self) -> str:
+        # The order WAQI's map/bounds takes: south-west corner, then north-east corner.
+        return ",".join(f"{value:g}" for value in (self.south, self.west, self.north, self.east))
+
+
+WORLD = Box(-90.0, -180.0, 90.0, 180.0)
+
+
+@dataclass(frozen=True)
+class AreaQuery:
+    """A ``bounds:`` or ``world`` line: every station inside ``box``, found on the map."""
+
+    text: str
+    line: int
+    box: Box
+
+    @property
+    def key(self) -> str:
+        return f"bounds:{self.box}"
+
+
+StationLine = StationQuery | AreaQuery
+
 
 class StationsError(ValueError):
     """The stations file is missing, unreadable or has a line we cannot poll."""
 
 
-def parse_stations(text: str, source: str) -> list[StationQuery]:
+def parse_stations(text: str, source: str) -> list[StationLine]:
     """Parse the contents of a stations file; ``source`` names it in error messages."""
     stations = []
     # Split on "\n" only: str.splitlines() also breaks on form feeds and other control
@@ -58,34 +110,33 @@ def parse_stations(text: str, source: str) -> list[StationQuery]:
         if not station_text:
             continue
         try:
-            feed_path = _feed_path(station_text)
+            stations.append(_parse_line(station_text, number))
         except ValueError as problem:
             shown = station_text if len(station_text) <= 60 else station_text[:57] + "..."
             raise StationsError(
                 f"{source}:{number}: {shown!r} is not a valid line: {problem} ({_ACCEPTED})"
             ) from None
-        stations.append(StationQuery(text=station_text, line=number, feed_path=feed_path))
     if not stations:
         raise StationsError(f"{source}: no stations listed ({_EMPTY_HINT})")
     return stations
 
 
-def read_stations(path: str | os.PathLike[str]) -> list[StationQuery]:
+def read_stations(path: str | os.PathLike[str]) -> list[StationLine]:
     """Read and parse a stations file, raising StationsError for any problem with it."""
     source = os.fspath(path)
     return parse_stations(_decode(_read_bytes(path), source), source)
 
 
-def find_duplicates(stations: list[StationQuery]) -> list[tuple[StationQuery, StationQuery]]:
-    """Pairs of (repeated line, first line with the same feed path), for a warning.
+def find_duplicates(stations: list[StationLine]) -> list[tuple[StationLine, StationLine]]:
+    """Pairs of (repeated line, first line asking the same), for a warning.
 
     Only literal repeats are found here; two different lines that resolve to the same
     station idx are only known after fetching, so the producer dedupes those by idx.
     """
-    first_by_path: dict[str, StationQuery] = {}
+    first_by_key: dict[str, StationLine] = {}
     duplicates = []
     for station in stations:
-        first = first_by_path.setdefault(station.feed_path, station)
+        first = first_by_key.setdefault(station.key, station)
         if first is not station:
             duplicates.append((station, first))
     return duplicates
@@ -110,7 +161,7 @@ class StationList:
         # and a broken edit is reported once rather than on every call.
         self._seen_content = content
 
-    def current(self) -> list[StationQuery]:
+    def current(self) -> list[StationLine]:
         """The stations to poll now: the file's if it changed and is valid, else the last good."""
         try:
             # Stat before reading: if the file changes while we read it, the next call sees
@@ -153,9 +204,9 @@ class StationList:
             len(self._stations),
         )
 
-    def _log_reload(self, stations: list[StationQuery]) -> None:
-        before = {station.feed_path for station in self._stations}
-        after = {station.feed_path for station in stations}
+    def _log_reload(self, stations: list[StationLine]) -> None:
+        before = {station.key for station in self._stations}
+        after = {station.key for station in stations}
         self._log.info(
             "%s: reloaded, %d stations (%d added, %d removed)",
             self.source,
@@ -165,10 +216,42 @@ class StationList:
         )
 
 
-def _feed_path(station_text: str) -> str:
-    """What goes after ``/feed/`` for one line; ValueError says what is wrong with it."""
+def _parse_line(station_text: str, number: int) -> StationLine:
+    """One line as a query; ValueError says what is wrong with it."""
     if len(station_text) > MAX_LINE_CHARS:
         raise ValueError(f"longer than {MAX_LINE_CHARS} characters")
+    if station_text.lower() == "world":
+        return AreaQuery(text=station_text, line=number, box=WORLD)
+    if station_text[:7].lower() == "bounds:":
+        return AreaQuery(text=station_text, line=number, box=_box(station_text[7:]))
+    return StationQuery(text=station_text, line=number, feed_path=_feed_path(station_text))
+
+
+def _box(corners: str) -> Box:
+    parts = [part.strip() for part in corners.split(",")]
+    if len(parts) != 4:
+        raise ValueError(
+            "write a box as bounds:lat1,lng1,lat2,lng2 (two opposite corners), separated by ','"
+        )
+    lat1, lat2 = (_coordinate("latitude", value, 90) for value in parts[0::2])
+    lng1, lng2 = (_coordinate("longitude", value, 180) for value in parts[1::2])
+    if lat1 == lat2 or lng1 == lng2:
+        raise ValueError("the two corners must differ in both latitude and longitude")
+    # A box is the smaller rectangle between its corners: one across the antimeridian is two
+    # lines, one on each side.
+    return Box(min(lat1, lat2), min(lng1, lng2), max(lat1, lat2), max(lng1, lng2))
+
+
+def _coordinate(label: str, value: str, limit: int) -> float:
+    if not _DECIMAL.fullmatch(value):
+        raise ValueError(f"{label} {value!r} is not a decimal number")
+    if not -limit <= float(value) <= limit:
+        raise ValueError(f"{label} must be between -{limit} and {limit}")
+    return float(value)
+
+
+def _feed_path(station_text: str) -> str:
+    """What goes after ``/feed/`` for one station line."""
     if station_text[:4].lower() == "geo:":
         return _geo_path(station_text[4:])
     if station_text.startswith("@"):
@@ -185,11 +268,8 @@ def _geo_path(coordinates: str) -> str:
     if len(parts) != 2:
         raise ValueError("write coordinates as geo:latitude;longitude, separated by ';'")
     latitude, longitude = (part.strip() for part in parts)
-    for label, value, limit in (("latitude", latitude, 90), ("longitude", longitude, 180)):
-        if not _DECIMAL.fullmatch(value):
-            raise ValueError(f"{label} {value!r} is not a decimal number")
-        if not -limit <= float(value) <= limit:
-            raise ValueError(f"{label} must be between -{limit} and {limit}")
+    _coordinate("latitude", latitude, 90)
+    _coordinate("longitude", longitude, 180)
     return f"geo:{latitude};{longitude}"
 
 
