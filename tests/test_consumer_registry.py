@@ -1,13 +1,20 @@
-"""consumer.py on a topic that moved to the schema registry: plain-JSON records followed by
-wire-format ones, read whole with or without [schema_registry], nothing skipped."""
+"""The readers on a topic that moved to the schema registry: plain-JSON records followed by
+wire-format ones (and one value claiming a schema the registry does not hold), read whole
+by consumer.py and consumer.py --store, with or without [schema_registry], nothing skipped."""
 
 from __future__ import annotations
 
 import json
+import signal
 import struct
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 from aqistream.record import encode_record
+from tests.databases import query, run_store, start_store
 from tests.pipeline import (
     config_file,
     prepare_workdir,
@@ -15,9 +22,13 @@ from tests.pipeline import (
     run_producer_once,
     run_script,
     script_env,
+    wait_for,
     waqi_simulator,
     write_raw,
 )
+from tests.schema_registry import free_port
+
+STRAY_ID = 987654321  # a schema id the registry does not hold
 
 
 def read_all(workdir, topic: str, *args: str):
@@ -29,30 +40,53 @@ def read_all(workdir, topic: str, *args: str):
     return result
 
 
-def test_a_topic_of_plain_json_then_wire_format_records_is_read_whole(
-    tmp_path, bootstrap_servers, schema_registry, topic_name
-):
-    plain, with_registry = tmp_path / "plain", tmp_path / "registry"
+@dataclass
+class MigratedTopic:
+    name: str
+    plain: Path  # a working directory whose config.ini has no [schema_registry]
+    with_registry: Path  # one whose config.ini has it
+    payloads: list[str]  # the JSON of the 18 readings, sorted
+    stray: str  # the JSON behind the stray value's header
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory, bootstrap_servers, schema_registry) -> MigratedTopic:
+    """9 readings published as plain JSON, then 9 by a producer with the registry on, then
+    one value claiming a schema the registry does not hold."""
+    topic = f"test_aqi_{uuid.uuid4().hex[:10]}"
+    root = tmp_path_factory.mktemp("migrated")
+    plain, with_registry = root / "plain", root / "registry"
     for workdir in (plain, with_registry):
         workdir.mkdir()
         prepare_workdir(workdir, bootstrap_servers)
     config_file(with_registry, bootstrap_servers, schema_registry.config_section())
     with waqi_simulator(21, "--quota", "0") as sim:
-        assert run_producer_once(plain, sim, topic_name).returncode == 0
+        assert run_producer_once(plain, sim, topic).returncode == 0
         sim.admin("POST", "/admin/clock", {"advance_hours": 1})
-        moved = run_producer_once(with_registry, sim, topic_name)
+        moved = run_producer_once(with_registry, sim, topic)
     assert moved.returncode == 0, moved.stderr
     assert "9 stations published before" in moved.stderr  # it read the plain .latest
 
-    messages = read_topic(bootstrap_servers, topic_name)
+    messages = read_topic(bootstrap_servers, topic)
     forms = [value[:1] for _, value in messages]
     assert forms.count(b"{") == 9 and forms.count(b"\0") == 9
     payloads = sorted((value if value[:1] == b"{" else value[5:]).decode() for _, value in messages)
+    stray = encode_record(json.loads(payloads[0]))
+    write_raw(bootstrap_servers, topic, [(b"1", b"\0" + struct.pack(">I", STRAY_ID) + stray)])
+    return MigratedTopic(topic, plain, with_registry, payloads, stray.decode())
 
-    for workdir in (with_registry, plain):  # with the registry, and without it
-        result = read_all(workdir, topic_name, "--format", "json")
-        assert sorted(result.stdout.splitlines()) == payloads
-        assert "18 readings printed, 0 invalid records skipped" in result.stderr
+
+def test_consumer_reads_plain_json_then_wire_format_records_whole(migrated):
+    topic_name, plain, with_registry = migrated.name, migrated.plain, migrated.with_registry
+    payloads = migrated.payloads
+    # With the registry, and without it (the JSON behind the header taken as it is).
+    result = read_all(with_registry, topic_name, "--format", "json")
+    assert sorted(result.stdout.splitlines()) == payloads
+    assert f"schema {STRAY_ID} is not in the schema registry" in result.stderr
+    assert "18 readings printed, 1 invalid records skipped" in result.stderr
+    result = read_all(plain, topic_name, "--format", "json")
+    assert sorted(result.stdout.splitlines()) == sorted([*payloads, migrated.stray])
+    assert "19 readings printed, 0 invalid records skipped" in result.stderr
 
     # --snapshot: the wire-format .latest, each station's newest reading.
     snapshot = read_all(with_registry, topic_name, "--snapshot", "--format", "json",
@@ -70,12 +104,39 @@ def test_a_topic_of_plain_json_then_wire_format_records_is_read_whole(
         back = run_producer_once(plain, sim, topic_name)
     assert "9 stations published before" in back.stderr
     assert "holds values in the schema registry's wire format" in back.stderr
+    assert back.returncode == 0 and "0 new readings published" in back.stderr
 
-    # A value claiming a schema the registry does not hold is reported and skipped.
-    record = json.loads(payloads[0])
-    stray = b"\0" + struct.pack(">I", 987654321) + encode_record(record)
-    write_raw(bootstrap_servers, topic_name, [(b"1", stray)])
-    result = read_all(with_registry, topic_name, "--format", "json")
-    assert len(result.stdout.splitlines()) == 18
-    assert "schema 987654321 is not in the schema registry" in result.stderr
-    assert "18 readings printed, 1 invalid records skipped" in result.stderr
+
+def test_store_keeps_plain_json_then_wire_format_records_and_waits_for_the_registry(
+    migrated, store_url, tmp_path, bootstrap_servers
+):
+    group = f"test_store_{uuid.uuid4().hex[:10]}"
+    # No registry answers: the plain records are stored, the first wire-format value of
+    # each partition waits (none rejected, none skipped).
+    nowhere = f"[schema_registry]\nurl=http://localhost:{free_port()}/apis/ccompat/v7\n"
+    config_file(tmp_path, bootstrap_servers, nowhere)
+    waiting = start_store(tmp_path, migrated.name, group, store_url, "--from-beginning")
+    wait_for(lambda: "waiting for it, nothing is skipped" in waiting.stderr(), 60, "the wait")
+    wait_for(lambda: stored(store_url) == 9, 60, "the plain records stored")
+    assert waiting.stop(signal.SIGTERM, timeout=30) == 0, waiting.stderr()
+    assert "schema registry unreachable" in waiting.stderr()
+    assert query(store_url, "SELECT * FROM rejected") == [] and stored(store_url) == 9
+
+    # The registry there: the rest, and the stray value in `rejected`, with its reason.
+    result = run_store(
+        migrated.with_registry, migrated.name, group, store_url, "--idle-timeout", "3"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = query(store_url, "SELECT station_idx, observed_at FROM readings")
+    expected = {(r["station"]["idx"], r["observed_at"]) for r in map(json.loads, migrated.payloads)}
+    assert len(rows) == 18 and {(r["station_idx"], r["observed_at"]) for r in rows} == expected
+    (rejected,) = query(store_url, "SELECT * FROM rejected")
+    assert f"schema {STRAY_ID} is not in the schema registry" in rejected["reason"]
+    assert rejected["first_bytes"][:5] == b"\0" + struct.pack(">I", STRAY_ID)
+
+
+def stored(url: str) -> int:
+    try:
+        return query(url, "SELECT count(*) AS n FROM readings")[0]["n"]
+    except Exception:  # not created yet
+        return 0

@@ -12,7 +12,8 @@ a run that stops before reaching that partition does not lose the group's place 
 
 Values are decoded by kafka/values.py, plain JSON and the schema registry's wire format
 alike. A value whose schema the registry must be asked for while it is down is not
-skipped: the consumer says so, goes back to it, and waits until the registry answers.
+skipped: the reader says so, its partition goes back to it and waits until the registry
+answers, the other partitions read on (GroupConsumer.hold).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -38,7 +39,7 @@ from confluent_kafka import (
 from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.kafka.values import Decoded, ValueCodec
-from aqistream.record import InvalidRecord, Record
+from aqistream.record import InvalidRecord, Record, check_record
 from aqistream.registry.failures import RegistryUnavailable
 from aqistream.render import format_pretty, pretty_header, record_matches
 
@@ -134,6 +135,8 @@ class GroupConsumer:
         self.kafka_problem: str | None = None  # the kind of problem last reported
         self.last_news = clock()
         self.assigned = False  # the group has given this consumer its partitions
+        self.held: set[tuple[str, int]] = set()  # partitions sent back to a value (hold)
+        self.waiting_for_registry: set[tuple[str, int]] = set()  # held, not read since
         # Every reader decodes its values here: plain JSON and the wire format alike.
         self.values = ValueCodec(config.schema_registry)
         settings = {
@@ -199,19 +202,46 @@ class GroupConsumer:
         self.last_news = self.clock()
         self.problem_solved()
 
-    def wait_for_registry(self, unread: list[Message], problem: RegistryUnavailable) -> None:
-        """Go back to the first unread message of each partition, and wait a moment: the
-        next consume() brings them again, and with them the question to the registry."""
-        self.report_problem("registry", f"{problem}; waiting for it, nothing is skipped")
-        rewind: dict[tuple[str, int], int] = {}
-        for message in unread:
-            if message.error() is None:
-                rewind.setdefault((message.topic(), message.partition()), message.offset())
-        for (topic, partition), offset in rewind.items():
-            # A partition no longer ours (a rebalance): its new owner starts at our last commit.
-            with contextlib.suppress(KafkaException):
-                self.consumer.seek(TopicPartition(topic, partition, offset))
-        self.stop.wait(REGISTRY_RETRY_SECONDS)
+    # ------------------------------------------------------------ values
+
+    def value_of(self, message: Message, check: Callable[[Any], Any] = check_record) -> Decoded:
+        """The message's value decoded (kafka/values.py): InvalidRecord for poison,
+        RegistryUnavailable when its schema cannot be had now (see hold)."""
+        try:
+            decoded = self.values.decode(message.topic(), message.value(), message.headers(), check)
+        except InvalidRecord:
+            self.registry_answered(message)
+            raise
+        self.registry_answered(message)
+        return decoded
+
+    def hold(self, message: Message, problem: RegistryUnavailable) -> None:
+        """A value whose schema the registry cannot give now: its partition goes back to it,
+        to be read again after a moment (pause_if_held); the other partitions read on."""
+        key = (message.topic(), message.partition())
+        self.held.add(key)
+        if not self.waiting_for_registry:
+            log.warning("%s; waiting for it, nothing is skipped", problem)
+        self.waiting_for_registry.add(key)
+        # A partition no longer ours (a rebalance): its new owner starts at our last commit.
+        with contextlib.suppress(KafkaException):
+            self.consumer.seek(TopicPartition(*key, message.offset()))
+
+    def is_held(self, message: Message) -> bool:
+        """Held back in this round: the rest of its partition comes again after the value."""
+        return (message.topic(), message.partition()) in self.held
+
+    def registry_answered(self, message: Message) -> None:
+        if self.waiting_for_registry:
+            self.waiting_for_registry.discard((message.topic(), message.partition()))
+            if not self.waiting_for_registry:
+                log.info("the schema registry answers again: reading on")
+
+    def pause_if_held(self) -> None:
+        """At the end of a round that held partitions back: a moment before they come again."""
+        if self.held:
+            self.held.clear()
+            self.stop.wait(REGISTRY_RETRY_SECONDS)
 
     @staticmethod
     def offsets_at(consumer: Consumer, times: dict[tuple[str, int], int]) -> dict:
@@ -360,16 +390,18 @@ class ReadingConsumer(GroupConsumer):
 
     def handle(self, messages: list[Message]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
-        for position, message in enumerate(messages):
+        for message in messages:
             error = message.error()
             if error is not None:
                 self.report_error(error)
                 continue
+            if self.is_held(message):
+                continue
             try:
                 decoded = self.decode(message)
             except RegistryUnavailable as problem:
-                self.wait_for_registry(messages[position:], problem)
-                break
+                self.hold(message, problem)
+                continue
             self.problem_solved()
             next_offsets[message.topic(), message.partition()] = message.offset() + 1
             if decoded is not None and not self.shown_in_snapshot(decoded.record):
@@ -378,6 +410,7 @@ class ReadingConsumer(GroupConsumer):
                 break
         self.output.flush()
         self.store(next_offsets)
+        self.pause_if_held()
 
     def store(self, next_offsets: dict[tuple[str, int], int]) -> None:
         """Record how far this run has got (committed from there, periodically and on close)."""
@@ -391,7 +424,7 @@ class ReadingConsumer(GroupConsumer):
         """The message's record and JSON; None (reported and counted) when it is not a valid
         record. RegistryUnavailable when its schema cannot be looked up now."""
         try:
-            return self.values.decode(message.topic(), message.value(), message.headers())
+            return self.value_of(message)
         except InvalidRecord as problem:
             self.counts.invalid += 1
             log.warning(

@@ -11,7 +11,8 @@ kafka-consumer-groups show progress; the database stays the source of truth.
 
 Values are decoded by kafka/values.py, as every reader's: plain JSON and the registry's wire
 format alike. A value whose schema the registry must be asked for while it is down is not
-skipped: from there on its partition is read again once the registry answers.
+skipped: its partition is read again from there once the registry answers, the others
+read on.
 
 A database that refuses writes or goes away: said once; the partitions are paused and the
 consumer keeps polling (so the group keeps it), the same batch is retried with backoff,
@@ -274,17 +275,19 @@ class StoringConsumer(GroupConsumer):
     # ------------------------------------------------------------ messages into a batch
 
     def take(self, messages: list[Message], until_done: bool = False) -> None:
-        """Add the messages to the open batch (`until_done`: up to --max-records). At a
-        value whose schema the registry cannot give now, its partition and the others go
-        back to their first message not added, to be read again once it answers."""
-        for position, message in enumerate(messages):
+        """Add the messages to the open batch (`until_done`: up to --max-records). A value
+        whose schema the registry cannot give now holds its partition back at it (hold)."""
+        for message in messages:
+            if self.is_held(message):
+                continue
             try:
                 self.add(message)
             except RegistryUnavailable as problem:
-                self.wait_for_registry(messages[position:], problem)
-                return
+                self.hold(message, problem)
+                continue
             if until_done and self.done():
-                return
+                break
+        self.pause_if_held()
 
     def add(self, message: Message) -> None:
         """RegistryUnavailable (nothing changed) when the value's schema cannot be had now."""
@@ -301,7 +304,7 @@ class StoringConsumer(GroupConsumer):
         # Decoded before anything moves on: RegistryUnavailable leaves the message unread.
         row = problem = None
         try:
-            record = self.values.decode(self.topic, value, message.headers(), self.kind.check)
+            record = self.value_of(message, self.kind.check)
             row = self.kind.row(record.record, partition, offset)
         except InvalidRecord as invalid:
             problem = invalid
