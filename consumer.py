@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Print air-quality readings as they arrive in Kafka, or store them in a database.
+"""Print air-quality readings as they arrive in Kafka (or aggregator.py's daily figures,
+NowCasts and alerts, from <topic>.daily, <topic>.nowcast and <topic>.alerts), or store
+them in a database.
 
     python consumer.py [CONFIG] [--format pretty|json] [--from-beginning] [--snapshot]
     python consumer.py [CONFIG] --store [URL] [--from-beginning]
@@ -18,7 +20,7 @@ import threading
 
 from confluent_kafka import KafkaException
 
-from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
+from aqistream.cli import ArgumentParser, add_loudness, number_at_least, stop_on_signals
 from aqistream.config import ConfigError, KafkaConfig, read_kafka_config
 from aqistream.kafka.consume import ConsumerOptions, Output, ReadingConsumer
 from aqistream.logs import redact, setup_logging
@@ -26,6 +28,7 @@ from aqistream.store import open_store
 from aqistream.store.sink import DEFAULT_GROUP as STORE_GROUP
 from aqistream.store.sink import StoreOptions, StoringConsumer
 from aqistream.store.url import DEFAULT_STORE, FORMS, StoreUrl, parse_store_url
+from aqistream.windows.outputs import output_kind
 
 log = logging.getLogger("aqistream.consumer")
 
@@ -52,8 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         nargs="?",
         const=DEFAULT_STORE,
         metavar="URL",
-        help=f"store every reading in a database instead of printing it: {FORMS} "
-        f"(default {DEFAULT_STORE})",
+        help="store every record (readings, or aggregator.py's .daily, .nowcast, .alerts) in a "
+        f"database instead of printing it: {FORMS} (default {DEFAULT_STORE})",
     )
     parser.add_argument(
         "--from-beginning", action="store_true", help="start from the earliest reading"
@@ -87,10 +90,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="exit after this long with nothing new",
     )
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="count", default=0, help="more on stderr")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_loudness(parser, "more on stderr")
     args = parser.parse_args(argv)
+    kind = output_kind(args.topic)
+    if kind is not None and args.snapshot:
+        parser.error(
+            f"--snapshot shows each station's current reading; {args.topic} holds "
+            f"{kind.kind} records (read {args.topic.removesuffix(kind.suffix)} for readings)"
+        )
     if args.store is not None:
         for option, given in (
             ("--format", args.format),
@@ -161,7 +168,9 @@ def print_readings(args: argparse.Namespace, config: KafkaConfig, stop: threadin
         f", schemas from {consumer.values.url}" if consumer.values.uses_registry else "",
     )
     counts = consumer.run()
-    log.info("%d readings printed, %d invalid records skipped", counts.printed, counts.invalid)
+    kind = output_kind(args.topic)
+    noun = "readings" if kind is None else f"{kind.kind} records"
+    log.info("%d %s printed, %d invalid records skipped", counts.printed, noun, counts.invalid)
 
 
 def store(

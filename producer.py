@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 
-from aqistream.cli import ArgumentParser, number_at_least, stop_on_signals
+from aqistream.cli import ArgumentParser, add_loudness, number_at_least, stop_on_signals
 from aqistream.config import TOKEN_HELP, ConfigError, read_kafka_config, waqi_token
 from aqistream.kafka.publish import Fenced, Publisher
 from aqistream.logs import setup_logging
@@ -123,15 +123,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="N",
         help="replication factor of topics created here (default: the broker's)",
     )
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="also one line per published reading (-vv: and librdkafka's log)",
-    )
-    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_loudness(parser, "also one line per published reading (-vv: and librdkafka's log)")
     return parser.parse_args(argv)
 
 

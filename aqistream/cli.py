@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -16,6 +17,13 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def add_loudness(parser: argparse.ArgumentParser, verbose_help: str) -> None:
+    """-v (repeatable) and -q, which exclude each other."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
 
 
 def number_at_least(minimum: float, kind: type = float, exclusive: bool = False) -> Callable:
@@ -32,6 +40,21 @@ def number_at_least(minimum: float, kind: type = float, exclusive: bool = False)
         return value
 
     return parse
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
+
+
+def duration_ms(text: str) -> int:
+    """An argparse type: '3h', '90m', '45s', '1d', '2h30m' as milliseconds."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not compact or "".join(number + unit for number, unit in parts) != compact:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: write a number and a unit, like 3h, 90m, 45s or 1d"
+        )
+    return round(sum(float(number) * _UNIT_MS[unit] for number, unit in parts))
 
 
 def stop_on_signals(stop: threading.Event, on_first: Callable[[str], None] = lambda name: None):

@@ -127,9 +127,14 @@ _STATION_FIELDS = (
 def decode_record(value: bytes | None) -> Record:
     """Parse a plain-JSON Kafka value into a record, or raise InvalidRecord saying why it is
     not one. (Values in the schema registry's wire format: aqistream.kafka.values.)"""
+    return check_record(parse_value(value))
+
+
+def parse_value(value: bytes | None) -> Any:
+    """A plain-JSON Kafka value as Python values; InvalidRecord when it is none."""
     if not value:
         raise InvalidRecord("empty message (no value)")
-    return check_record(parse_json(value))
+    return parse_json(value)
 
 
 def parse_json(text: bytes) -> Any:
@@ -144,21 +149,27 @@ def parse_json(text: bytes) -> Any:
         raise InvalidRecord("value is nested too deeply to be a record") from None
 
 
-def check_record(record: Any) -> Record:
+def check_object(parsed: Any) -> dict[str, Any]:
+    """Parsed JSON that is one object, or InvalidRecord saying what it is instead."""
+    if type(parsed) is not dict:
+        raise InvalidRecord(f"value is a JSON {_json_type(parsed)}, not an object")
+    return parsed
+
+
+def check_record(parsed: Any) -> Record:
     """The record, if parsed JSON is a v1 record; else InvalidRecord saying why not.
 
     Deliberately cheap (a few type checks, not the JSON Schema): readers run it on every
     message. Unknown extra fields are tolerated.
     """
-    if type(record) is not dict:
-        raise InvalidRecord(f"value is a JSON {_json_type(record)}, not an object")
+    record = check_object(parsed)
     version = record.get("schema_version")
     if type(version) is not int or version != SCHEMA_VERSION:
         raise InvalidRecord(f"schema_version is {version!r}, expected {SCHEMA_VERSION}")
     if record.get("source") != SOURCE:
         raise InvalidRecord(f"source is {record.get('source')!r}, expected {SOURCE!r}")
-    _check_fields(record, _RECORD_FIELDS, "")
-    _check_fields(record["station"], _STATION_FIELDS, "station.")
+    check_fields(record, _RECORD_FIELDS, "")
+    check_fields(record["station"], _STATION_FIELDS, "station.")
     for field, pattern in (
         ("observed_at", _OBSERVED_AT),
         ("observed_local", _OBSERVED_LOCAL),
@@ -174,9 +185,10 @@ def observed_instant(record: Record) -> datetime:
     return datetime.fromisoformat(record["observed_at"])
 
 
-def _check_fields(
+def check_fields(
     record: Record, fields: tuple[tuple[str, tuple[type, ...]], ...], prefix: str
 ) -> None:
+    """InvalidRecord unless each (field, types) is present with one of exactly those types."""
     for field, allowed in fields:
         value = record.get(field, _MISSING)
         if type(value) not in allowed:

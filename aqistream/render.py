@@ -12,6 +12,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from aqistream.windows import epa
+
 RESET = "\x1b[0m"
 BOLD = "\x1b[1m"
 
@@ -23,15 +25,17 @@ class AqiCategory(NamedTuple):
     colour: str
 
 
-# (highest aqi in the band, category); the last band has no upper bound.
-_BANDS = (
-    (50, AqiCategory("Good", "\x1b[38;5;40m")),  # green
-    (100, AqiCategory("Moderate", "\x1b[38;5;226m")),  # yellow
-    (150, AqiCategory("Unhealthy for Sensitive Groups", "\x1b[38;5;208m")),  # orange
-    (200, AqiCategory("Unhealthy", "\x1b[38;5;196m")),  # red
-    (300, AqiCategory("Very Unhealthy", "\x1b[38;5;129m")),  # purple
-)
-HAZARDOUS = AqiCategory("Hazardous", "\x1b[1;38;5;88m")  # maroon, bold to stay readable
+# The bands and their names are EPA's (aqistream/windows/epa.py); the colours are EPA's too.
+_COLOURS = {
+    "Good": "\x1b[38;5;40m",  # green
+    "Moderate": "\x1b[38;5;226m",  # yellow
+    "Unhealthy for Sensitive Groups": "\x1b[38;5;208m",  # orange
+    "Unhealthy": "\x1b[38;5;196m",  # red
+    "Very Unhealthy": "\x1b[38;5;129m",  # purple
+    "Hazardous": "\x1b[1;38;5;88m",  # maroon, bold to stay readable
+}
+_CATEGORIES = {name: AqiCategory(name, _COLOURS[name]) for name in epa.CATEGORY_NAMES}
+HAZARDOUS = _CATEGORIES[epa.HAZARDOUS]
 NO_DATA = AqiCategory("no data", "\x1b[2m")  # dim
 
 # Short names for the pollutant keys WAQI uses; anything else is shown as sent.
@@ -47,19 +51,19 @@ _POLLUTANT_NAMES = {
 _TIME_WIDTH = len("2026-11-23 14:00 +01:00")
 _NAME_WIDTH = 30
 _AQI_WIDTH = 4
-_CATEGORY_WIDTH = max(len(category.label) for _, category in _BANDS)
+_CATEGORY_WIDTH = max(len(name) for name in epa.CATEGORY_NAMES)
 _POLLUTANT_WIDTH = 8
 _VALUE_WIDTH = 5
 
 
 def aqi_category(aqi: int | None) -> AqiCategory:
     """The category of an aqi value: 0-50 Good ... 301 and above Hazardous; None is no data."""
-    if aqi is None:
-        return NO_DATA
-    for highest, category in _BANDS:
-        if aqi <= highest:
-            return category
-    return HAZARDOUS
+    return named_category(epa.category(aqi))
+
+
+def named_category(name: str | None) -> AqiCategory:
+    """The category of an EPA category name; None is no data."""
+    return NO_DATA if name is None else _CATEGORIES[name]
 
 
 def pretty_header(colour: bool = False) -> str:
@@ -69,7 +73,7 @@ def pretty_header(colour: bool = False) -> str:
         f"{'AQI':>{_AQI_WIDTH}} {'CATEGORY':<{_CATEGORY_WIDTH}}  "
         f"{'DOMINANT':<{_POLLUTANT_WIDTH}}  {'PM2.5':>{_VALUE_WIDTH}}  {'PM10':>{_VALUE_WIDTH}}"
     )
-    return f"{BOLD}{header}{RESET}" if colour else header
+    return _titles(header, colour)
 
 
 def format_pretty(record: dict[str, Any], colour: bool) -> str:
@@ -103,10 +107,10 @@ def record_matches(record: dict[str, Any], stations: list[str], min_aqi: int | N
     A station filter matches the idx ("5419", "@5419", "-123946", "A123946"), the
     stations.txt line that asked for it, or part of the name, ignoring case and accents
     ("zurich" finds "Zürich-Kaserne"). Several filters mean any of them. A record with no
-    aqi never passes a --min-aqi filter.
+    aqi never passes a --min-aqi filter (shown_aqi says which aqi a record has).
     """
     if min_aqi is not None:
-        aqi = record["aqi"]
+        aqi = shown_aqi(record)
         if aqi is None or aqi < min_aqi:
             return False
     if not stations:
@@ -114,12 +118,127 @@ def record_matches(record: dict[str, Any], stations: list[str], min_aqi: int | N
     station = record["station"]
     idx = str(station["idx"])
     name = _folded(station["name"])
-    query = _folded(station["query"])
+    query = _folded(station.get("query", ""))  # aggregator.py's records have none
     for wanted in stations:
         folded = _folded(wanted)
         if folded and (folded in name or folded == query or _as_idx(folded) == idx):
             return True
     return False
+
+
+def shown_aqi(record: dict[str, Any]) -> int | None:
+    """The aqi a record is filtered by: a reading's or a NowCast's, and the higher of a
+    day's PM2.5 and PM10 daily AQIs."""
+    if record.get("kind") == "daily":
+        figures = [figure["aqi"] for figure in record["daily_aqi"].values()]
+        return max((aqi for aqi in figures if aqi is not None), default=None)
+    return record["aqi"]
+
+
+# --------------------------------------------------------------- aggregator.py's kinds
+
+_DATE_WIDTH = len("2026-11-24")
+_HOURS_WIDTH = len("24/25 h")
+_RANGE_WIDTH = len("101-150")
+_CONCENTRATION_WIDTH = 6
+
+
+def daily_header(colour: bool = False) -> str:
+    header = (
+        f"{'DATE':<{_DATE_WIDTH}}  {'STATION':<{_NAME_WIDTH}}  {'HOURS':>{_HOURS_WIDTH}}  "
+        f"{'AQI':>{_RANGE_WIDTH}}  {'PM2.5 DAILY AQI':<{_AQI_WIDTH + 1 + _CATEGORY_WIDTH}}  "
+        f"PM10 DAILY AQI"
+    )
+    return _titles(header, colour)
+
+
+def format_daily(record: dict[str, Any], colour: bool) -> str:
+    """A closed day: date, station, readings of its hours, the aqi range, the EPA daily
+    AQI of PM2.5 and PM10 (with the hours it rests on when under 75%, and no AQI)."""
+    aqi = record["aqi"]
+    spread = "-" if aqi is None else f"{aqi['min']}-{aqi['max']}"
+    hours = record["hours"]
+    hours_text = f"{record['readings']}/{hours if isinstance(hours, int) else f'{hours:g}'} h"
+    return (
+        f"{record['date']}  {_fit(record['station']['name'], _NAME_WIDTH)}  "
+        f"{hours_text:>{_HOURS_WIDTH}}  {spread:>{_RANGE_WIDTH}}  "
+        f"{_daily_figure(record['daily_aqi'].get('pm25'), colour)}  "
+        f"{_daily_figure(record['daily_aqi'].get('pm10'), colour).rstrip()}"
+    )
+
+
+def _daily_figure(figure: dict[str, Any] | None, colour: bool) -> str:
+    if figure is None:
+        return _rating(None, "-", colour)
+    if figure["aqi"] is None:
+        text = f"{'-':>{_AQI_WIDTH}} only {figure['hours']} h"
+        return f"{text:<{_AQI_WIDTH + 1 + _CATEGORY_WIDTH}}"
+    return _rating(figure["category"], str(figure["aqi"]), colour)
+
+
+def nowcast_header(colour: bool = False) -> str:
+    header = (
+        f"{'OBSERVED (LOCAL)':<{_TIME_WIDTH}}  {'STATION':<{_NAME_WIDTH}}  "
+        f"{'NOWCAST':>{_AQI_WIDTH}} {'CATEGORY':<{_CATEGORY_WIDTH - 4}}  "
+        f"{'PM2.5':>{_CONCENTRATION_WIDTH}}  {'PM10':>{_CONCENTRATION_WIDTH}}  µg/m³"
+    )
+    return _titles(header, colour)
+
+
+def format_nowcast(record: dict[str, Any], colour: bool) -> str:
+    """A reading's NowCast: local time, station, NowCast AQI and category, and the NowCast
+    concentrations of PM2.5 and PM10 (µg/m³, '-' when EPA's rule gives none)."""
+    concentrations = "  ".join(
+        f"{_value_text(figure['concentration']) if figure else '-':>{_CONCENTRATION_WIDTH}}"
+        for figure in (record["pm25"], record["pm10"])
+    )
+    aqi = "-" if record["aqi"] is None else str(record["aqi"])
+    return (
+        f"{_local_time(record['observed_local'])}  "
+        f"{_fit(record['station']['name'], _NAME_WIDTH)}  "
+        f"{_rating(record['category'], aqi, colour)}  {concentrations}"
+    )
+
+
+def alert_header(colour: bool = False) -> str:
+    header = (
+        f"{'OBSERVED (LOCAL)':<{_TIME_WIDTH}}  {'STATION':<{_NAME_WIDTH}}  NOWCAST CATEGORY CHANGE"
+    )
+    return _titles(header, colour)
+
+
+def format_alert(record: dict[str, Any], colour: bool) -> str:
+    """A NowCast category change: 'Good -> Moderate (NowCast AQI 62, PM2.5)'."""
+    previous = record["previous"] or "(first)"
+    category = named_category(record["category"])
+    change = f"{previous} → {category.label}"
+    if colour:
+        change = f"{named_category(record['previous']).colour}{previous}{RESET} → " + (
+            f"{category.colour}{category.label}{RESET}"
+        )
+    pollutant = _POLLUTANT_NAMES.get(record["dominant"], record["dominant"])
+    return (
+        f"{_local_time(record['observed_local'])}  "
+        f"{_fit(record['station']['name'], _NAME_WIDTH)}  "
+        f"ALERT {change} (NowCast AQI {record['aqi']}, {pollutant})"
+    )
+
+
+def _rating(category_name: str | None, aqi_text: str, colour: bool) -> str:
+    """'  62 Moderate' padded to the category column, coloured on a terminal."""
+    category = named_category(category_name)
+    label = "" if category_name is None else category.label
+    rating = f"{aqi_text:>{_AQI_WIDTH}} {label}"
+    padding = " " * (_CATEGORY_WIDTH - len(label))
+    return f"{category.colour}{rating}{RESET}{padding}" if colour else rating + padding
+
+
+def _local_time(local: str) -> str:
+    return f"{local[:10]} {local[11:16]} {local[19:]}"
+
+
+def _titles(header: str, colour: bool) -> str:
+    return f"{BOLD}{header}{RESET}" if colour else header
 
 
 def _value_text(value: Any) -> str:
@@ -174,3 +293,12 @@ def _as_idx(station: str) -> str | None:
         station = "-" + station[1:]
     digits = station[1:] if station.startswith("-") else station
     return station if digits.isdigit() else None
+
+
+# kind -> (column titles, one line); None: the readings themselves.
+KIND_LINES = {
+    None: (pretty_header, format_pretty),
+    "daily": (daily_header, format_daily),
+    "nowcast": (nowcast_header, format_nowcast),
+    "alert": (alert_header, format_alert),
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,18 @@ def describe(bootstrap_servers: str) -> dict:
         "confluent_kafka": confluent_kafka.__version__,
         "librdkafka": confluent_kafka.libversion()[0],
     }
+
+
+def commit() -> str:
+    """The commit measured, with a mark when the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" (modified)" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def cpu_model() -> str:

@@ -10,6 +10,8 @@
 - CPU (consumer): py-spy samples consumer.py reading 200,000 records.
 - CPU (store): py-spy samples consumer.py --store backfilling 200,000 records into each
   database (the threads of the decoding loop and of the writer alike).
+- CPU (aggregator): py-spy attached to aggregator.py for 30 s of a backlog of 200,000
+  readings, once its NowCasts have begun to appear.
 - Memory (peak RSS at 10,000 stations): tracemalloc's largest live allocation sites at the
   end of a 10,000-station cycle's fetches (bench/memory_trace.py).
 - Latency needs no extra run: figure 2 measures where the time goes.
@@ -26,17 +28,35 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from bench import consumer_throughput, cycle_throughput, store_throughput
+from bench import aggregator_figure, consumer_throughput, cycle_throughput, store_throughput
 from bench.harness import UNLIMITED_QUOTA, Harness
-from bench.processes import PYTHON, Process, Simulator, python_script, script_env, write_stations
+from bench.processes import (
+    PYTHON,
+    Process,
+    Simulator,
+    python_script,
+    script_env,
+    started,
+    wait_for,
+    write_stations,
+)
 
 PROFILED_CYCLES = 3
 SAMPLE_RATE = 500  # per second
 CONSUMER_RECORDS = 200_000
 # The stage of a sample: its deepest frame that matches one of these patterns, in this order.
 CATEGORIES = (
-    (("json/",), "JSON: decoding WAQI answers, encoding records"),
-    (("aqistream/record.py",), "normalise (aqistream/record.py)"),
+    (("quixstreams/state/",), "Quix Streams state: RocksDB transactions, serialisation"),
+    (("quixstreams/dataframe/windows/",), "Quix Streams windows"),
+    (("quixstreams/checkpointing/", "quixstreams/processing/"), "Quix Streams checkpoints"),
+    (
+        ("quixstreams/kafka/", "quixstreams/internal_", "quixstreams/rowproducer"),
+        "Kafka clients, through Quix Streams",
+    ),
+    (("aqistream/windows/",), "aggregator.py's own steps (aqistream/windows/)"),
+    (("quixstreams/",), "Quix Streams: the pipeline of steps, contexts"),
+    (("json/",), "JSON: decoding WAQI answers and records, encoding records"),
+    (("aqistream/record.py",), "the record (aqistream/record.py: normalise, decode_record)"),
     (("aqistream/render.py",), "pretty lines (aqistream/render.py)"),
     (("aqistream/source/scheduler.py",), "the scheduler (aqistream/source/scheduler.py)"),
     (("aqistream/state.py",), "the publish state (aqistream/state.py)"),
@@ -65,7 +85,11 @@ TARGET_EVIDENCE = {
     "store_postgresql": "store_cpu",
     "store_sqlite_ratio": "store_cpu",
     "store_postgresql_ratio": "store_cpu",
+    "aggregator_rate": "aggregator_cpu",
+    "aggregator_delay_p99": "aggregator_cpu",
 }
+AGGREGATOR_RECORDS = 200_000
+AGGREGATOR_SAMPLED_SECONDS = 30
 
 
 def py_spy() -> str | None:
@@ -76,9 +100,10 @@ def py_spy() -> str | None:
 def diagnose(harness: Harness, missed: list[dict]) -> dict:
     wanted = {TARGET_EVIDENCE[target["id"]] for target in missed if target["id"] in TARGET_EVIDENCE}
     evidence: dict = {}
-    if wanted & {"producer_cpu", "consumer_cpu", "store_cpu"} and py_spy() is None:
+    cpu_evidence = {"producer_cpu", "consumer_cpu", "store_cpu", "aggregator_cpu"}
+    if wanted & cpu_evidence and py_spy() is None:
         evidence["skipped"] = "py-spy is not installed (pip install -r bench/requirements.txt)"
-        wanted -= {"producer_cpu", "consumer_cpu", "store_cpu"}
+        wanted -= cpu_evidence
     if "producer_cpu" in wanted:
         harness.log("profiling producer.py's cycles with py-spy")
         evidence["producer_cpu"] = profile_producer(harness)
@@ -88,6 +113,9 @@ def diagnose(harness: Harness, missed: list[dict]) -> dict:
     if "store_cpu" in wanted:
         harness.log("profiling consumer.py --store with py-spy")
         evidence["store_cpu"] = profile_store(harness)
+    if "aggregator_cpu" in wanted:
+        harness.log("profiling aggregator.py with py-spy")
+        evidence["aggregator_cpu"] = profile_aggregator(harness)
     if "producer_memory" in wanted:
         harness.log("tracing producer.py's memory in a 10,000-station cycle")
         evidence["producer_memory"] = trace_producer_memory(harness)
@@ -170,6 +198,42 @@ def profile_store(harness: Harness) -> dict:
         server.down()
         harness.topics.delete(topic)
     return profiles
+
+
+def profile_aggregator(harness: Harness) -> dict:
+    """py-spy attached to aggregator.py for a while, once it is busy with a backlog."""
+    topic = harness.topics.topic("profile-aggregator")
+    aggregator_figure.fill(harness, topic, AGGREGATOR_RECORDS)
+    process, group = aggregator_figure.start_aggregator(harness, topic, "profile-aggregator")
+    out = harness.workdir / "aggregator.pyspy"
+    with started(process):
+        # Past start-up: the NowCasts have begun to appear.
+        wait_for(lambda: aggregator_figure.topic_exists(harness, topic + ".nowcast"), 180,
+                 "aggregator.py to start")  # fmt: skip
+        spy = [
+            py_spy(),
+            "record",
+            "--rate",
+            str(SAMPLE_RATE),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--duration",
+            str(AGGREGATOR_SAMPLED_SECONDS),
+            "--pid",
+            str(process.pid),
+        ]
+        Process(spy, name="py-spy aggregator", env=script_env(), cwd=harness.workdir).wait(
+            timeout=AGGREGATOR_SAMPLED_SECONDS + 120
+        )  # fmt: skip
+    harness.topics.delete_groups(group)
+    harness.topics.delete(topic, *(topic + s for s in (".daily", ".nowcast", ".alerts")))
+    if not out.exists():
+        raise RuntimeError("py-spy wrote no profile of aggregator.py")
+    return summarise(read_stacks(out)) | {
+        "what": f"{AGGREGATOR_SAMPLED_SECONDS} s of a backlog of {AGGREGATOR_RECORDS:,} readings"
+    }
 
 
 def read_stacks(raw: Path) -> Counter[str]:

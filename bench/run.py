@@ -1,13 +1,17 @@
 """Run the benchmarks and write bench/results.json and bench/RESULTS.md.
 
     python -m bench.run [--runs N] [--only FIGURE ...] [--quick] [--out DIR]
+    python -m bench.run --only FIGURE ... --merge   # these figures again, the rest kept
     python -m bench.run --report-only      # RESULTS.md again from results.json
 
 A run that writes to bench/ (not --quick) also rewrites the headline the README quotes.
 
 Needs a Kafka broker (`make bench` starts one unless one answers at localhost:9092); starts
-its own WAQI simulators. --quick (fewer stations and hours, for trying the harness out)
-writes to a temporary directory unless --out says otherwise, never over the recorded results.
+its own WAQI simulators. The whole set takes hours (the network figure alone a simulated
+day); --merge measures the figures of --only again and keeps the recorded others, each figure
+labelled in RESULTS.md with the run that measured it. --quick (fewer stations and hours, for
+trying the harness out) writes to a temporary directory unless --out says otherwise, never
+over the recorded results.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from bench import (
+    aggregator_figure,
     consumer_throughput,
     cost,
     cycle_throughput,
@@ -47,6 +52,7 @@ FIGURES = {
     "quota": quota_efficiency.measure,
     "network": network.measure,
     "store": store_throughput.measure,
+    "aggregator": aggregator_figure.measure,
 }
 
 
@@ -55,6 +61,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each figure (5)")
     parser.add_argument(
         "--only", nargs="+", choices=sorted(FIGURES), default=None, help="run only these figures"
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the recorded figures that --only does not measure, each with its own run",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the harness")
     parser.add_argument("--no-profile", action="store_true", help="skip profiling missed targets")
@@ -97,6 +108,8 @@ def write_reports(out: Path, results: dict) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.merge and (args.quick or not args.only):
+        raise SystemExit("bench: --merge needs --only FIGURE ... and is not for --quick runs")
     if args.report_only:
         out = args.out or BENCH_DIR
         write_reports(out, json.loads((out / "results.json").read_text()))
@@ -116,6 +129,7 @@ def main(argv: list[str]) -> int:
         "machine": machine.describe(args.bootstrap_servers),
         "runs": args.runs,
         "quick": args.quick,
+        "commit": machine.commit(),
         "figures": {},
     }
     succeeded = False
@@ -125,11 +139,14 @@ def main(argv: list[str]) -> int:
             results["figures"][name] = FIGURES[name](harness)
         if "cycle" in results["figures"]:
             results["figures"]["cost"] = cost.derive(results["figures"]["cycle"])
-        results["targets"] = report.targets(results["figures"])
-        missed = [target for target in results["targets"] if target["met"] is False]
+        measured = report.targets(results["figures"])
+        missed = [target for target in measured if target["met"] is False]
         if missed and not args.no_profile:
             results["profiles"] = profiles.diagnose(harness, missed)
         results["wall_seconds"] = time.perf_counter() - started
+        if args.merge:
+            results = report.merged(json.loads((out / "results.json").read_text()), results)
+        results["targets"] = report.targets(results["figures"])
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         write_reports(out, results)

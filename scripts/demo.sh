@@ -9,8 +9,9 @@
 # http://localhost:8080/apis/ccompat/v7), or, if none answers at localhost:PORT, Apicurio
 # Registry started there for the demo, its schemas kept in the demo's Kafka.
 # WAQI: the real API if WAQI_TOKEN is set (environment or .env), else the simulator.
-# Then producer.py in the background and consumer.py in the foreground. Ctrl-C stops what
-# the demo started (and stops and wipes the broker if it started one), nothing else.
+# Then producer.py and aggregator.py in the background, and consumer.py printing the
+# readings and, beside them, the NowCast alerts of <topic>.alerts. Ctrl-C stops what the
+# demo started (and stops and wipes the broker if it started one), nothing else.
 #
 # DEMO_RUN_DIR (default kafka/.run/demo) holds the logs, and the data of the broker it
 # starts; SIM_PORT fixes the simulator's port (default: a free one).
@@ -22,11 +23,14 @@ config_args=(${1:+"$1"})
 run_dir=${DEMO_RUN_DIR:-kafka/.run/demo}
 broker_dir=$run_dir/kafka
 registry_dir=$run_dir/registry
+aggregator_state=$run_dir/aggregator-state
 started_broker=""
 started_registry=""
 simulator_pid=""
 producer_pid=""
+aggregator_pid=""
 consumer_pid=""
+alerts_pid=""
 
 say() { printf 'demo: %s\n' "$*" >&2; }
 
@@ -51,6 +55,8 @@ clean_up() {
   # By PID: children of a script ignore the terminal's Ctrl-C unless they handle it
   # themselves. The consumer first, so it commits while the broker is still there.
   if [[ -n $consumer_pid ]]; then stop "$consumer_pid" consumer.py; fi
+  if [[ -n $alerts_pid ]]; then stop "$alerts_pid" "consumer.py (alerts)"; fi
+  if [[ -n $aggregator_pid ]]; then stop "$aggregator_pid" aggregator.py; fi
   if [[ -n $producer_pid ]]; then stop "$producer_pid" producer.py; fi
   if [[ -n $simulator_pid ]]; then stop "$simulator_pid" "the WAQI simulator"; fi
   if [[ -n $started_registry ]]; then
@@ -61,6 +67,8 @@ clean_up() {
   if [[ -n $started_broker ]]; then
     # It runs in a session of its own (a Ctrl-C never reaches it): local_kafka.py stops it.
     "$python" kafka/local_kafka.py --run-dir "$broker_dir" down --clean >/dev/null || true
+    # The aggregator's local state belonged to that broker's changelog topics.
+    rm -rf "$aggregator_state"
     say "stopped the Kafka broker the demo had started"
   fi
   exit "$status"
@@ -81,6 +89,19 @@ wait_for_line() { # LOG PATTERN PID SECONDS: 0 once LOG has a line matching PATT
   return 2
 }
 
+wait_for_start() { # NAME LOG PATTERN PID SECONDS: wait for the line that says it has started;
+  # exit if it stops first, say so (it keeps trying) if it takes longer
+  local name=$1 log=$2 pattern=$3 pid=$4 seconds=$5
+  wait_for_line "$log" "$pattern" "$pid" "$seconds" || case $? in
+    1)
+      say "$name stopped; the end of $log:"
+      tail -n 5 "$log" >&2
+      exit 1
+      ;;
+    2) say "$name has not reached Kafka within $seconds s; it keeps trying (see $log)" ;;
+  esac
+}
+
 mkdir -p "$run_dir"
 settings=$("$python" scripts/demo_settings.py "${config_args[@]}")
 read -r bootstrap waqi <<<"$settings"
@@ -92,6 +113,7 @@ elif [[ $bootstrap =~ ^(localhost|127\.0\.0\.1):([0-9]+)$ ]]; then
   started_broker=yes
   # Left over by a demo that was killed: its data, on this port or another.
   "$python" kafka/local_kafka.py --run-dir "$broker_dir" down --clean >/dev/null
+  rm -rf "$aggregator_state"
   "$python" kafka/local_kafka.py --run-dir "$broker_dir" up --base-port "${BASH_REMATCH[2]}"
 else
   say "no Kafka broker answers at $bootstrap: start it, or point CONFIG at one that runs"
@@ -148,30 +170,39 @@ fi
   >"$run_dir/producer.log" 2>&1 &
 producer_pid=$!
 say "producer.py polls WAQI every $interval s, in the background; its log: $run_dir/producer.log"
-# The consumer starts once the producer has reached Kafka, and so created the topic.
-wait_for_line "$run_dir/producer.log" "connected to Kafka" "$producer_pid" 60 || case $? in
-  1)
-    say "producer.py stopped; the end of $run_dir/producer.log:"
-    tail -n 5 "$run_dir/producer.log" >&2
-    exit 1
-    ;;
-  2) say "producer.py has not reached Kafka within 60 s; it keeps trying (see $run_dir/producer.log)" ;;
-esac
-say "consumer.py prints the readings of $topic as they arrive; Ctrl-C stops the demo"
-# In the background of this script, so that the INT trap runs at once; it is still what
-# the terminal shows, and a Ctrl-C reaches it there. A group of its own: --from-beginning
+# The aggregator and the consumers start once the producer has reached Kafka, and so
+# created the topic.
+wait_for_start producer.py "$run_dir/producer.log" "connected to Kafka" "$producer_pid" 60
+"$python" aggregator.py "${config_args[@]}" --topic "$topic" --group aqi-stream-demo-aggregator \
+  --state-dir "$aggregator_state" >"$run_dir/aggregator.log" 2>&1 &
+aggregator_pid=$!
+say "aggregator.py turns them into $topic.daily, .nowcast and .alerts; its log: $run_dir/aggregator.log"
+# The alerts' consumer starts once the aggregator has created its topics.
+wait_for_start aggregator.py "$run_dir/aggregator.log" "publishing to" "$aggregator_pid" 120
+say "consumer.py prints the readings of $topic as they arrive and, beside them, its NowCast"
+say "alerts (ALERT lines: a category changed); Ctrl-C stops the demo"
+# In the background of this script, so that the INT trap runs at once; they are still what
+# the terminal shows, and a Ctrl-C reaches them there. Groups of their own: --from-beginning
 # moves no one else's offsets.
 "$python" consumer.py "${config_args[@]}" --topic "$topic" --group aqi-stream-demo \
   --from-beginning &
 consumer_pid=$!
+# Through a pipe (not the terminal): its lines mingle with the readings', without a second
+# header; each says ALERT.
+"$python" consumer.py "${config_args[@]}" --topic "$topic.alerts" --group aqi-stream-demo-alerts \
+  --from-beginning -q > >(cat) &
+alerts_pid=$!
 
 # Until Ctrl-C (the INT trap), or until one of them ends.
 status=0
 wait -n || status=$?
 if [[ $status == 0 ]]; then
   exit 0 # stopped by a signal that did not reach this script: the demo is over
-elif ! alive "$consumer_pid"; then
+elif ! alive "$consumer_pid" || ! alive "$alerts_pid"; then
   exit "$status" # consumer.py has said why
+elif ! alive "$aggregator_pid"; then
+  say "aggregator.py stopped (exit $status); the end of $run_dir/aggregator.log:"
+  tail -n 5 "$run_dir/aggregator.log" >&2
 elif ! alive "$producer_pid"; then
   say "producer.py stopped (exit $status); the end of $run_dir/producer.log:"
   tail -n 5 "$run_dir/producer.log" >&2

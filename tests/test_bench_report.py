@@ -31,3 +31,41 @@ def test_the_headline_between_the_markers_is_replaced_and_the_rest_kept():
 def test_a_readme_without_the_markers_is_an_error_not_a_silent_no_op():
     with pytest.raises(ValueError, match="lacks the markers"):
         report.readme_with_headline("# Title\n", RESULTS)
+
+
+def recorded_run(figure: str, date: str, runs: int) -> dict:
+    return {
+        "command": f"python -m bench.run --only {figure}",
+        "date": date,
+        "commit": "abc1234",
+        "runs": runs,
+        "quick": False,
+        "wall_seconds": 61,
+        "machine": {**RESULTS["machine"], "load_average_at_start": [1.0, 1.0, 1.0]},
+        "figures": {figure: RESULTS["figures"][figure]},
+    }
+
+
+def test_a_merged_run_replaces_its_figures_keeps_the_others_and_names_each_ones_run():
+    whole = {**RESULTS, "commit": "0000000"}
+    again = recorded_run("latency", "2030-01-02T03:04:05Z", 1)
+    merged = report.merged(whole, again)
+    assert merged["figures"]["cycle"] == RESULTS["figures"]["cycle"]
+    assert merged["figures"]["latency"] is again["figures"]["latency"]
+    assert merged["sources"]["cycle"]["date"] == RESULTS["date"]
+    assert merged["sources"]["latency"]["date"] == "2030-01-02T03:04:05Z"
+    assert merged["sources"]["latency"]["runs"] == 1
+    markdown = report.markdown({**merged, "targets": report.targets(merged["figures"])})
+    runs = markdown.split("## Runs", 1)[1].split("\n## ", 1)[0]
+    assert "| latency | `python -m bench.run --only latency` | 2030-01-02T03:04:05Z |" in runs
+    assert f"| cycle | `{RESULTS['command']}` | {RESULTS['date']} | 0000000 |" in runs
+    headline = report.readme_with_headline(f"{report.README_START}\n{report.README_END}", merged)
+    assert f"2 runs of `make bench` from {RESULTS['date'][:10]} to 2030-01-02" in headline
+
+
+def test_merging_again_keeps_the_sources_of_the_first_merge():
+    first = report.merged(RESULTS, recorded_run("latency", "2030-01-02T00:00:00Z", 1))
+    second = report.merged(first, recorded_run("consumer", "2030-01-03T00:00:00Z", 3))
+    assert second["sources"]["latency"]["date"] == "2030-01-02T00:00:00Z"
+    assert second["sources"]["consumer"]["runs"] == 3
+    assert second["sources"]["cycle"]["date"] == RESULTS["date"]

@@ -1,6 +1,6 @@
 """`make demo` from start to Ctrl-C: its own broker (and with REGISTRY=1 its own schema
-registry), the simulator, readings on screen, and nothing it started left running afterwards
-(nor anything it did not start stopped)."""
+registry), the simulator, readings and NowCast alerts on screen, and nothing it started left
+running afterwards (nor anything it did not start stopped)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,13 @@ def run_demo(tmp_path: Path, config_text: str, *make_args: str, during=lambda: N
         try:
             wait_for(lambda: all(name in shown() for name in SWISS_NAMES), 90,
                      "readings of the 9 Swiss stations")  # fmt: skip
+            # Beside the readings, the stations' NowCast alerts (the first announce each).
+            wait_for(lambda: shown().count(" ALERT ") >= 9, 120, "the alerts of the 9 stations")
             started = demo_processes(demo.pid, run_dir)
+            kinds = " ".join(started.values())
+            for kind in ("kafka.Kafka", "aqistream.waqi_sim", "producer.py", "aggregator.py",
+                         "consumer.py"):  # fmt: skip
+                assert kind in kinds, f"the demo runs no {kind}: {started}"
             during()
             os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C
             status = demo.wait(60)
@@ -79,9 +85,6 @@ def test_make_demo_shows_swiss_readings_and_ctrl_c_stops_all_it_started(
         status, shown, started = run_demo(
             tmp_path, f"[default]\nbootstrap.servers=localhost:{port}\n"
         )
-        kinds = " ".join(started.values())
-        for kind in ("kafka.Kafka", "aqistream.waqi_sim", "producer.py", "consumer.py"):
-            assert kind in kinds, f"the demo runs no {kind}: {started}"
         assert_stopped_all_it_started_and_nothing_else(status, shown, started)
         assert not broker_answers(f"localhost:{port}")
         assert "stopped the Kafka broker the demo had started" in shown

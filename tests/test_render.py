@@ -10,12 +10,20 @@ import pytest
 from aqistream.record import normalise
 from aqistream.render import (
     HAZARDOUS,
+    KIND_LINES,
     NO_DATA,
+    RESET,
     aqi_category,
+    daily_header,
+    format_alert,
+    format_daily,
+    format_nowcast,
     format_pretty,
     pretty_header,
     record_matches,
+    shown_aqi,
 )
+from tests.test_windows_outputs import samples as kinds_samples
 
 FIXTURES = Path(__file__).parent / "fixtures" / "waqi"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -281,3 +289,55 @@ def test_station_and_min_aqi_filters_both_apply() -> None:
     assert record_matches(record(aqi=120), ["zurich"], 100)
     assert not record_matches(record(aqi=80), ["zurich"], 100)
     assert not record_matches(record(aqi=120), ["geneva"], 100)
+
+
+# --- aggregator.py's kinds ---------------------------------------------------------------------
+
+
+def test_daily_lines_show_hours_the_aqi_range_and_the_epa_daily_aqi():
+    whole, partial = kinds_samples()["daily"]
+    line = format_daily(whole, colour=False)
+    assert line.startswith(
+        "2026-11-24  Zürich-Kaserne, Switzerland     24/24 h    40-40    40 Good"
+    )
+    assert line.endswith(f"{whole['daily_aqi']['pm10']['aqi']} Good")
+    # The category starts under the header's PM2.5 column, after the 4-wide AQI.
+    assert len(line.split("Good")[0]) == len(daily_header().split("PM2.5")[0]) + 5
+    # One reading, no aqi, no particles: no range, no daily AQI.
+    assert format_daily(partial, colour=False).split()[-5:] == ["1/24", "h", "-", "-", "-"]
+
+
+def test_nowcast_and_alert_lines():
+    nowcasts, alerts = kinds_samples()["nowcast"], kinds_samples()["alert"]
+    first, last = format_nowcast(nowcasts[0], colour=False), format_nowcast(nowcasts[-1], False)
+    assert first.startswith("2026-11-24 01:00 +01:00  Zürich-Kaserne, Switzerland     ")
+    assert first.split()[-2:] == ["-", "-"]  # one hour: no NowCast yet
+    assert nowcasts[-1]["category"] in last and str(nowcasts[-1]["aqi"]) in last
+    line = format_alert(alerts[0], colour=False)
+    pollutant = {"pm25": "PM2.5", "pm10": "PM10"}[alerts[0]["dominant"]]
+    assert line.endswith(f"ALERT (first) → {alerts[0]['category']} (NowCast AQI "
+                         f"{alerts[0]['aqi']}, {pollutant})")  # fmt: skip
+    moved = format_alert(alerts[1], colour=False)
+    assert f"ALERT {alerts[1]['previous']} → {alerts[1]['category']}" in moved
+
+
+def test_kind_lines_are_coloured_only_when_asked():
+    samples = kinds_samples()
+    for kind, record in (("daily", samples["daily"][0]), ("nowcast", samples["nowcast"][-1]),
+                         ("alert", samples["alert"][-1])):  # fmt: skip
+        titles, line = KIND_LINES[kind]
+        assert "\x1b" not in line(record, False) and "\x1b" not in titles(False)
+        coloured = line(record, True)
+        assert RESET in coloured
+        assert ANSI_ESCAPE.sub("", coloured) == line(record, False)
+
+
+def test_filters_apply_to_the_kinds_too():
+    day, nowcast = kinds_samples()["daily"][0], kinds_samples()["nowcast"][-1]
+    assert shown_aqi(day) == max(f["aqi"] for f in day["daily_aqi"].values())
+    assert shown_aqi(nowcast) == nowcast["aqi"]
+    assert record_matches(day, ["zurich"], None)
+    assert record_matches(nowcast, ["@5419"], None)
+    assert not record_matches(day, ["basel"], None)
+    assert not record_matches(day, [], shown_aqi(day) + 1)
+    assert record_matches(nowcast, [], nowcast["aqi"])

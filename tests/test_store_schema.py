@@ -6,12 +6,20 @@ import pytest
 
 from aqistream.store import open_store
 from aqistream.store.database import DatabaseRefused
-from aqistream.store.schema import MIGRATIONS, POSTGRESQL, READINGS, SCHEMA_VERSION, SQLITE, Table
+from aqistream.store.schema import (
+    ALERTS,
+    DAILY_AQI,
+    MIGRATIONS,
+    NOWCASTS,
+    READINGS,
+    SCHEMA_VERSION,
+)
 from aqistream.store.url import parse_store_url
-from tests.databases import query
+from tests.databases import execute, query
 
 TABLES = {"readings", "stations", "consumer_offsets", "rejected", "schema_version"}
 VIEWS = {"latest", "daily"}
+AGGREGATES = (DAILY_AQI, NOWCASTS, ALERTS)  # aggregator.py's kinds, schema version 2
 
 
 def relations(url: str) -> dict[str, str]:
@@ -50,9 +58,11 @@ def opened(url: str, migrations=MIGRATIONS) -> int:
 def test_a_new_database_gets_every_table_and_view_at_the_current_version(store_url):
     assert opened(store_url) == SCHEMA_VERSION
     found = relations(store_url)
-    assert {name for name, kind in found.items() if kind == "table"} >= TABLES
+    tables = TABLES | {table.name for table in AGGREGATES}
+    assert {name for name, kind in found.items() if kind == "table"} >= tables
     assert {name for name, kind in found.items() if kind == "view"} == VIEWS
-    assert [row["version"] for row in query(store_url, "SELECT version FROM schema_version")] == [1]
+    versions = query(store_url, "SELECT version FROM schema_version ORDER BY version")
+    assert [row["version"] for row in versions] == [1, 2]
     # Both dialects, one column list: the databases cannot drift apart.
     assert columns(store_url, "readings") == list(READINGS.column_names)
     assert columns(store_url, "latest") == list(READINGS.column_names)
@@ -65,7 +75,7 @@ def test_a_new_database_gets_every_table_and_view_at_the_current_version(store_u
 def test_opening_again_changes_nothing(store_url):
     opened(store_url)
     opened(store_url)
-    assert len(query(store_url, "SELECT version FROM schema_version")) == 1
+    assert len(query(store_url, "SELECT version FROM schema_version")) == SCHEMA_VERSION
 
 
 def test_a_database_of_a_newer_schema_is_refused_not_damaged(store_url):
@@ -85,23 +95,22 @@ def test_a_database_of_a_newer_schema_is_refused_not_damaged(store_url):
         opened(query_url)
 
 
-def test_a_version_1_database_migrates_to_version_2_and_keeps_its_rows(store_url):
-    """The path issue 12 takes: a new table in MIGRATIONS[2], applied to a database that
-    already holds data, without asking anyone to drop it."""
-    opened(store_url)
-    query(store_url, "SELECT 1")  # the v1 database exists
-    extra = Table(
-        "daily_aqi",
-        (
-            ("station_idx", "INTEGER NOT NULL", "integer NOT NULL"),
-            ("day", "TEXT NOT NULL", "date NOT NULL"),
-            ("aqi", "INTEGER", "integer"),
-        ),
-        ("station_idx", "day"),
+def test_a_version_1_database_gains_the_aggregates_tables_and_keeps_its_rows(store_url):
+    """A database made by the store before aggregator.py's kinds (schema version 1) is
+    migrated in place when opened: nobody is asked to drop it."""
+    assert opened(store_url, {1: MIGRATIONS[1]}) == 1
+    assert not {table.name for table in AGGREGATES} & set(relations(store_url))
+    execute(
+        store_url,
+        "INSERT INTO rejected (topic, kafka_partition, kafka_offset, reason) "
+        "VALUES ('air_quality_index', 0, 41, 'kept across the migration')",
     )
-    version_2 = {**MIGRATIONS, 2: {d: (extra.create(d),) for d in (SQLITE, POSTGRESQL)}}
-    assert opened(store_url, version_2) == 2
-    assert "daily_aqi" in relations(store_url)
+    assert opened(store_url) == SCHEMA_VERSION == 2
+    for table in AGGREGATES:
+        assert columns(store_url, table.name) == list(table.column_names)
+    (kept,) = query(store_url, "SELECT kafka_offset, reason FROM rejected")
+    assert kept == {"kafka_offset": 41, "reason": "kept across the migration"}
     versions = query(store_url, "SELECT version FROM schema_version ORDER BY version")
     assert [row["version"] for row in versions] == [1, 2]
-    assert opened(store_url, version_2) == 2  # and only once
+    assert opened(store_url) == 2  # and only once
+    assert len(query(store_url, "SELECT version FROM schema_version")) == 2

@@ -41,7 +41,8 @@ from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
 from aqistream.kafka.values import Decoded, ValueCodec
 from aqistream.record import InvalidRecord, Record, check_record
 from aqistream.registry.failures import RegistryUnavailable
-from aqistream.render import format_pretty, pretty_header, record_matches
+from aqistream.render import KIND_LINES, record_matches
+from aqistream.windows.outputs import output_kind
 
 log = logging.getLogger("aqistream.consumer")
 kafka_log = logging.getLogger("aqistream.librdkafka")
@@ -74,6 +75,13 @@ class ConsumerOptions:
     header: bool = False  # column titles first (on a terminal)
 
 
+def check_for(topic: str) -> Callable[[Any], Record]:
+    """The gate of readings, or of one of aggregator.py's kinds by the topic's suffix
+    (.daily ...), for ValueCodec.decode."""
+    kind = output_kind(topic)
+    return check_record if kind is None else kind.check
+
+
 class Output:
     """Writes records to stdout: the published bytes (json) or one aligned line (pretty)."""
 
@@ -81,15 +89,17 @@ class Output:
         self.stream = stream
         self.options = options
         self.lines: list[bytes] = []
+        kind = output_kind(options.topic)
+        self.titles, self.line = KIND_LINES[None if kind is None else kind.kind]
 
     def header(self) -> None:
         if self.options.format == "pretty" and self.options.header:
-            self.stream.write(pretty_header(self.options.colour).encode() + b"\n")
+            self.stream.write(self.titles(self.options.colour).encode() + b"\n")
 
     def add(self, record: Record, json_text: bytes) -> None:
         """One record: `json_text` is its JSON as published (without a wire-format header)."""
         if self.options.format == "pretty":
-            self.lines.append(format_pretty(record, self.options.colour).encode())
+            self.lines.append(self.line(record, self.options.colour).encode())
         else:
             # A valid value holds line breaks only between tokens (JSON strings escape them):
             # blanks there keep one record on one line, whoever wrote it.
@@ -306,6 +316,7 @@ class ReadingConsumer(GroupConsumer):
         self.positions: dict[tuple[str, int], int] = {}
         self.snapshot_taken_at: float | None = None  # wall-clock seconds
         self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
+        self.check_value = check_for(options.topic)
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.joined()
@@ -424,7 +435,7 @@ class ReadingConsumer(GroupConsumer):
         """The message's record and JSON; None (reported and counted) when it is not a valid
         record. RegistryUnavailable when its schema cannot be looked up now."""
         try:
-            return self.value_of(message)
+            return self.value_of(message, self.check_value)
         except InvalidRecord as problem:
             self.counts.invalid += 1
             log.warning(
@@ -437,6 +448,8 @@ class ReadingConsumer(GroupConsumer):
             return None
 
     def shown_in_snapshot(self, record: Record) -> bool:
+        if not self.snapshot_seen:
+            return False
         return record["observed_at"] <= self.snapshot_seen.get(record["station"]["idx"], "")
 
     def show(self, record: Record, json_text: bytes) -> None:

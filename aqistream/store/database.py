@@ -190,11 +190,13 @@ class SqlStore:
                 cursor.executemany(self.sql.upsert_station, stations)
             if batch.rejected:
                 cursor.executemany(self.sql.insert_rejected, batch.rejected)
+        # station_idx is the first column of every kind's rows.
+        touched = stations if kind.follows_stations else batch.rows
         return Written(
             inserted,
             len(batch.rows) - inserted,
             len(batch.rejected),
-            {row[0] for row in stations},
+            {row[0] for row in touched},
         )
 
     # ------------------------------------------------------------ the schema

@@ -9,7 +9,9 @@ rather than failing its whole batch again and again.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from math import isfinite
 from typing import Any
 
@@ -182,3 +184,160 @@ def _storable(value: Any) -> Any:
     if isinstance(value, float) and not isfinite(value):
         return None
     return value
+
+
+# ------------------------------------------------------------ aggregator.py's three kinds
+# Their decoders (aqistream/windows/outputs.py) check the top-level fields; what is nested
+# (a figure, a date's text) is checked here, so a value that decodes but does not hold
+# what its kind says is one InvalidRecord, never a crash nor a batch the database refuses.
+
+
+def daily_row(record: Record, partition: int, offset: int) -> tuple:
+    """The `daily_aqi` row of a `<topic>.daily` value read at (partition, offset)."""
+    with _as_invalid("daily"):
+        aqi = record["aqi"]
+        figures = record["daily_aqi"]
+        return (
+            _station_idx(record),
+            _day(record["date"]),
+            _text(_string(record["station"]["name"], "station.name")),
+            _instant(record["start"], "start"),
+            _instant(record["end"], "end"),
+            _local(record["start_local"], "start_local"),
+            _local(record["end_local"], "end_local"),
+            _required(_number(record["hours"]), "hours"),
+            _integer(record["readings"], "readings"),
+            _required(_number(record["coverage"]), "coverage"),
+            _instant(record["first_observed_at"], "first_observed_at"),
+            _instant(record["last_observed_at"], "last_observed_at"),
+            _number(aqi["mean"]) if aqi is not None else None,
+            _integer(aqi["min"], "aqi.min") if aqi is not None else None,
+            _integer(aqi["max"], "aqi.max") if aqi is not None else None,
+            *_figure(figures.get("pm25"), "daily_aqi.pm25"),
+            *_figure(figures.get("pm10"), "daily_aqi.pm10"),
+            _json(record["iaqi"]),
+            partition,
+            offset,
+        )
+
+
+def nowcast_row(record: Record, partition: int, offset: int) -> tuple:
+    """The `nowcast` row of a `<topic>.nowcast` value read at (partition, offset)."""
+    with _as_invalid("nowcast"):
+        return (
+            *_of_a_reading(record),
+            _integer(record["aqi"], "aqi", nullable=True),
+            _text(_string(record["category"], "category", nullable=True)),
+            _text(_string(record.get("dominant"), "dominant", nullable=True)),
+            *_figure(record["pm25"], "pm25"),
+            *_figure(record["pm10"], "pm10"),
+            partition,
+            offset,
+        )
+
+
+def alert_row(record: Record, partition: int, offset: int) -> tuple:
+    """The `alerts` row of a `<topic>.alerts` value read at (partition, offset)."""
+    with _as_invalid("alert"):
+        return (
+            *_of_a_reading(record),
+            _text(_string(record["previous"], "previous", nullable=True)),
+            _text(_string(record["category"], "category")),
+            _integer(record["aqi"], "aqi"),
+            _text(_string(record.get("dominant"), "dominant")),
+            partition,
+            offset,
+        )
+
+
+def _of_a_reading(record: Record) -> tuple:
+    """station_idx, observed_at, observed_local, station_name: what a NowCast and an alert
+    say of the reading they are of."""
+    return (
+        _station_idx(record),
+        _instant(record["observed_at"], "observed_at"),
+        _local(record["observed_local"], "observed_local"),
+        _text(_string(record["station"]["name"], "station.name")),
+    )
+
+
+@contextmanager
+def _as_invalid(kind: str) -> Iterator[None]:
+    """A field missing or of the wrong shape, deep in a value, as an InvalidRecord."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError) as problem:
+        raise InvalidRecord(f"not a {kind} record of schema version 1 ({problem!r})") from None
+
+
+def _station_idx(record: Record) -> int:
+    return _integer(record["station"]["idx"], "station.idx")
+
+
+def _figure(figure: dict | None, name: str) -> tuple:
+    """(aqi, category, concentration, hours) of a pollutant's figure; nulls without one."""
+    if figure is None:
+        return (None, None, None, None)
+    return (
+        _integer(figure["aqi"], f"{name}.aqi", nullable=True),
+        _text(_string(figure["category"], f"{name}.category", nullable=True)),
+        _required(_number(figure["concentration"]), f"{name}.concentration"),
+        _integer(figure["hours"], f"{name}.hours"),
+    )
+
+
+def _integer(value: Any, name: str, nullable: bool = False) -> int | None:
+    if value is None and nullable:
+        return None
+    if type(value) is not int or not -INT32 <= value < INT32:
+        raise InvalidRecord(f"{name} is {value!r}, not an integer a database column holds")
+    return value
+
+
+def _required(value: Any, name: str) -> Any:
+    if value is None:
+        raise InvalidRecord(f"{name} is not a finite number")
+    return value
+
+
+def _string(value: Any, name: str, nullable: bool = False) -> str | None:
+    if value is None and nullable:
+        return None
+    if type(value) is not str:
+        raise InvalidRecord(f"{name} is {value!r}, not text")
+    return value
+
+
+def _instant(value: Any, name: str) -> str:
+    """An instant of the record format (UTC, Z), checked to exist (no 2026-02-30)."""
+    text = _string(value, name)
+    parsed = _time(text)
+    if parsed is None or not text.endswith("Z"):
+        raise InvalidRecord(f"{name} is {text!r}, not an instant YYYY-MM-DDTHH:MM:SSZ")
+    return text
+
+
+def _local(value: Any, name: str) -> str:
+    text = _string(value, name)
+    parsed = _time(text)
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidRecord(f"{name} is {text!r}, not a local time with its offset")
+    return _text(text)
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        return fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _day(value: Any) -> str:
+    text = _string(value, "date")
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRecord(f"date is {text!r}, not a day YYYY-MM-DD") from None
+    if len(text) != 10:
+        raise InvalidRecord(f"date is {text!r}, not a day YYYY-MM-DD")
+    return text

@@ -7,9 +7,10 @@ parameter.
 
 Migrations: MIGRATIONS[n] brings a database from version n - 1 to n, and `schema_version`
 records each version applied. A database is migrated when the store opens it; one newer
-than this code is refused. To add a record kind (issue 12: daily_aqi, nowcast, alerts):
-add its table here as MIGRATIONS[2] (a `Table` and `create_statements`), bump
-SCHEMA_VERSION, and register the kind in aqistream/store/kinds.py.
+than this code is refused. To add a record kind: add its table here as the next
+MIGRATIONS entry (a `Table` and `create_statements`), bump SCHEMA_VERSION, and register
+the kind in aqistream/store/kinds.py. Version 2 added aggregator.py's three kinds
+(daily_aqi, nowcast, alerts): a version-1 database gains them and keeps its rows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 DIALECTS = (SQLITE, POSTGRESQL)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,86 @@ SCHEMA_VERSION_TABLE = Table(
     ("version",),
 )  # fmt: skip
 
+# aggregator.py's three kinds (schemas/daily-v1.json, nowcast-v1.json, alert-v1.json), one
+# row per value: what a query filters or sorts on in columns, the rest as the value has it.
+# Per station and the station's own local day: the key of `<topic>.daily`.
+DAILY_AQI = Table(
+    "daily_aqi",
+    (
+        ("station_idx", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("day", "TEXT NOT NULL", "date NOT NULL"),  # the local calendar day, YYYY-MM-DD
+        ("station_name", "TEXT NOT NULL", "text NOT NULL"),
+        ("day_start", "TEXT NOT NULL", "timestamptz NOT NULL"),  # its local midnights, in UTC
+        ("day_end", "TEXT NOT NULL", "timestamptz NOT NULL"),
+        ("start_local", "TEXT NOT NULL", "text NOT NULL"),  # the same with the offset
+        ("end_local", "TEXT NOT NULL", "text NOT NULL"),
+        ("hours", "REAL NOT NULL", "double precision NOT NULL"),  # 23, 24 or 25
+        ("readings", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("coverage", "REAL NOT NULL", "double precision NOT NULL"),
+        ("first_observed_at", "TEXT NOT NULL", "timestamptz NOT NULL"),
+        ("last_observed_at", "TEXT NOT NULL", "timestamptz NOT NULL"),
+        ("mean_aqi", "REAL", "double precision"),  # WAQI's aqi over the day
+        ("min_aqi", "INTEGER", "integer"),
+        ("max_aqi", "INTEGER", "integer"),
+        # EPA's daily AQI: the 24-hour mean concentration's; null on an incomplete day.
+        ("pm25_aqi", "INTEGER", "integer"),
+        ("pm25_category", "TEXT", "text"),
+        ("pm25_concentration", "REAL", "double precision"),
+        ("pm25_hours", "INTEGER", "integer"),
+        ("pm10_aqi", "INTEGER", "integer"),
+        ("pm10_category", "TEXT", "text"),
+        ("pm10_concentration", "REAL", "double precision"),
+        ("pm10_hours", "INTEGER", "integer"),
+        ("iaqi", "TEXT NOT NULL", "jsonb NOT NULL"),  # every sub-index: mean, max, readings
+        ("kafka_partition", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("kafka_offset", "INTEGER NOT NULL", "bigint NOT NULL"),
+    ),
+    ("station_idx", "day"),
+)
+
+# One per reading: the key of `<topic>.nowcast`.
+NOWCASTS = Table(
+    "nowcast",
+    (
+        ("station_idx", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("observed_at", "TEXT NOT NULL", "timestamptz NOT NULL"),
+        ("observed_local", "TEXT NOT NULL", "text NOT NULL"),
+        ("station_name", "TEXT NOT NULL", "text NOT NULL"),
+        ("aqi", "INTEGER", "integer"),  # the higher of the two; null when neither is known
+        ("category", "TEXT", "text"),
+        ("dominant", "TEXT", "text"),
+        ("pm25_aqi", "INTEGER", "integer"),
+        ("pm25_category", "TEXT", "text"),
+        ("pm25_concentration", "REAL", "double precision"),
+        ("pm25_hours", "INTEGER", "integer"),  # of the 12 with a value
+        ("pm10_aqi", "INTEGER", "integer"),
+        ("pm10_category", "TEXT", "text"),
+        ("pm10_concentration", "REAL", "double precision"),
+        ("pm10_hours", "INTEGER", "integer"),
+        ("kafka_partition", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("kafka_offset", "INTEGER NOT NULL", "bigint NOT NULL"),
+    ),
+    ("station_idx", "observed_at"),
+)
+
+# One per change of a station's NowCast category, at the reading that changed it.
+ALERTS = Table(
+    "alerts",
+    (
+        ("station_idx", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("observed_at", "TEXT NOT NULL", "timestamptz NOT NULL"),
+        ("observed_local", "TEXT NOT NULL", "text NOT NULL"),
+        ("station_name", "TEXT NOT NULL", "text NOT NULL"),
+        ("previous", "TEXT", "text"),  # null: the station's first category
+        ("category", "TEXT NOT NULL", "text NOT NULL"),
+        ("aqi", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("dominant", "TEXT NOT NULL", "text NOT NULL"),
+        ("kafka_partition", "INTEGER NOT NULL", "integer NOT NULL"),
+        ("kafka_offset", "INTEGER NOT NULL", "bigint NOT NULL"),
+    ),
+    ("station_idx", "observed_at"),
+)
+
 # Each station's newest reading: the stations table knows which it is (primary-key lookups).
 LATEST_VIEW = """CREATE VIEW latest AS
 SELECT r.* FROM readings r
@@ -168,6 +249,7 @@ MIGRATIONS: dict[int, dict[str, tuple[str, ...]]] = {
         )
         for dialect in DIALECTS
     },
+    2: {dialect: create_statements(dialect, (DAILY_AQI, NOWCASTS, ALERTS)) for dialect in DIALECTS},
 }
 
 # ------------------------------------------------------------ statements the store runs

@@ -324,7 +324,9 @@ class StoringConsumer(GroupConsumer):
         elif record_matches(record.record, self.options.stations, None):
             self.records += 1
             self.batch.rows.append(row)
-            self.batch.urls[record.record["station"]["idx"]] = record.record["station"]["url"]
+            if self.kind.follows_stations:
+                station = record.record["station"]
+                self.batch.urls[station["idx"]] = station["url"]
         if not self.batch:
             self.batch_since = self.clock()
         self.batch.advance(partition, self.stored[partition], offset)
