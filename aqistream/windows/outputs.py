@@ -24,6 +24,7 @@ class OutputKind:
     kind: str  # the value's "kind"
     suffix: str  # the topic's suffix: "<topic>.daily"
     fields: tuple[tuple[str, tuple[type, ...]], ...]
+    schema: str  # its contract in schemas/, registered with [schema_registry]
 
     def topic(self, readings_topic: str) -> str:
         return readings_topic + self.suffix
@@ -62,6 +63,7 @@ DAILY = OutputKind(
         ("iaqi", (dict,)),
         ("daily_aqi", (dict,)),
     ),
+    "daily-v1.json",
 )
 NOWCAST = OutputKind(
     "nowcast",
@@ -75,6 +77,7 @@ NOWCAST = OutputKind(
         ("aqi", (int, _NULL)),
         ("category", (str, _NULL)),
     ),
+    "nowcast-v1.json",
 )
 ALERT = OutputKind(
     "alert",
@@ -87,6 +90,7 @@ ALERT = OutputKind(
         ("category", (str,)),
         ("aqi", (int,)),
     ),
+    "alert-v1.json",
 )
 OUTPUT_KINDS = (DAILY, NOWCAST, ALERT)
 
