@@ -1,6 +1,7 @@
 """The readers on a topic that moved to the schema registry: plain-JSON records followed by
 wire-format ones (and one value claiming a schema the registry does not hold), read whole
-by consumer.py and consumer.py --store, with or without [schema_registry], nothing skipped."""
+by consumer.py, consumer.py --store and aggregator.py, with or without [schema_registry],
+nothing skipped; aggregator.py's outputs in wire format with their registered schemas."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from aqistream.config import read_kafka_config
+from aqistream.kafka.values import ValueCodec
 from aqistream.record import encode_record
+from aqistream.registry.schemas import draft07, load_schema, value_subject
+from aqistream.windows.outputs import NOWCAST, OUTPUT_KINDS
+from tests.aggregation import (
+    assert_exactly_the_reference,
+    partition_logs,
+    start_aggregator,
+    wait_for_outputs,
+)
 from tests.databases import query, run_store, start_store
 from tests.pipeline import (
     config_file,
@@ -26,6 +37,7 @@ from tests.pipeline import (
     waqi_simulator,
     write_raw,
 )
+from tests.reference import Reference
 from tests.schema_registry import free_port
 
 STRAY_ID = 987654321  # a schema id the registry does not hold
@@ -140,3 +152,42 @@ def stored(url: str) -> int:
         return query(url, "SELECT count(*) AS n FROM readings")[0]["n"]
     except Exception:  # not created yet
         return 0
+
+
+def test_aggregator_reads_both_forms_and_writes_its_outputs_in_wire_format(
+    migrated, schema_registry, bootstrap_servers
+):
+    registry = ValueCodec(config_file_settings(migrated.with_registry))
+    reference = Reference(partition_logs(bootstrap_servers, migrated.name, registry))
+    assert len(reference.all) == 18  # all but the stray
+    aggregator = start_aggregator(migrated.with_registry, migrated.name, state="state")
+    outputs = wait_for_outputs(bootstrap_servers, migrated.name, reference)
+    assert aggregator.stop(signal.SIGTERM, timeout=30) == 0, aggregator.stderr()
+    log = aggregator.stderr()
+    assert_exactly_the_reference(outputs, reference)
+    assert len(outputs.nowcast) == 18 and len(outputs.alerts) >= 9
+    assert f"schema {STRAY_ID} is not in the schema registry" in log
+    assert "18 readings in (1 invalid, skipped;" in log.splitlines()[-1]
+    assert "Traceback" not in log
+
+    client = schema_registry.client()
+    for kind in OUTPUT_KINDS:
+        topic = kind.topic(migrated.name)
+        registered = client.get_latest_version(value_subject(topic))
+        assert client.get_compatibility(value_subject(topic)) == "BACKWARD_TRANSITIVE"
+        assert json.loads(registered.schema.schema_str) == draft07(load_schema(kind.schema))
+        header = b"\0" + struct.pack(">I", registered.schema_id)
+        assert all(value[:5] == header for _, value in read_topic(bootstrap_servers, topic))
+
+    # consumer.py prints the outputs, with the registry (and without: the JSON behind).
+    nowcasts = migrated.name + NOWCAST.suffix
+    for workdir in (migrated.with_registry, migrated.plain):
+        result = read_all(workdir, nowcasts, "--format", "json")
+        printed = {(v["station"]["idx"], v["observed_at"]) for v in
+                   map(json.loads, result.stdout.splitlines())}  # fmt: skip
+        assert printed == set(outputs.nowcast)
+        assert f"{len(printed)} nowcast records printed, 0 invalid" in result.stderr
+
+
+def config_file_settings(workdir: Path) -> dict[str, str]:
+    return read_kafka_config(str(workdir / "config.ini")).schema_registry
