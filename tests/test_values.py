@@ -100,6 +100,22 @@ def test_values_that_are_not_records_are_invalid_in_either_form(codec, topic, va
         codec.decode(topic, value)
 
 
+def test_an_id_looked_up_once_decodes_like_the_deserializer_and_still_through_the_gate(
+    codec, topic, schema_registry
+):
+    value = codec.encode(topic, RECORD)
+    schema_id = struct.unpack(">I", value[1:5])[0]
+    first = codec.decode(topic, value)
+    assert codec.known_ids == {schema_id}
+    assert codec.decode(topic, value) == first  # behind the id's header, as JSON
+    with pytest.raises(InvalidRecord, match="schema_version is 2, expected 1"):
+        codec.decode(topic, wire(schema_id, b'{"schema_version": 2}'))
+    with pytest.raises(InvalidRecord, match="not UTF-8"):
+        codec.decode(topic, wire(schema_id, b"\xff not json"))
+    with pytest.raises(InvalidRecord, match="schema 987654321 is not in the schema registry"):
+        codec.decode(topic, wire(987654321, encode_record(RECORD)))  # others still asked
+
+
 def test_a_schema_not_cached_while_the_registry_is_down_is_waited_for_not_skipped(codec, topic):
     value = codec.encode(topic, RECORD)
     down = ValueCodec({"url": f"http://localhost:{free_port()}/apis/ccompat/v7"})

@@ -58,6 +58,10 @@ class ValueCodec:
             from aqistream.registry.wire import RegistryCodec
 
             self.registry = RegistryCodec(registry_settings)
+        # Schema ids JSONDeserializer has already looked up for this process. Readers do not
+        # validate against the schema (the gate does), so for these the deserializer would
+        # only return the JSON behind the header: parsed here at the cost of plain JSON.
+        self.known_ids: set[int] = set()
 
     @property
     def uses_registry(self) -> bool:
@@ -120,6 +124,10 @@ class ValueCodec:
         schema_id = struct.unpack(">I", value[1:5])[0] if value[0] == 0 else None
         if self.registry is None:
             return Decoded(check(parse_json(value[header:])), value[header:], schema_id)
+        if schema_id in self.known_ids:
+            return Decoded(check(parse_json(value[header:])), value[header:], schema_id)
         shown_id = str(schema_id) if schema_id is not None else value[1:header].hex()
         data = self.registry.decode(topic, value, headers, shown_id)
+        if schema_id is not None:
+            self.known_ids.add(schema_id)
         return Decoded(check(data), value[header:], schema_id)
