@@ -739,16 +739,24 @@ def limits_section(results: dict) -> str:
     return "\n".join(parts)
 
 
+# Profiles that explain more than one target: shown under the first, referred to after.
+SHARED_PROFILES = {
+    "producer_cpu": ("producer.py", "The py-spy profile of the producer's cycles is above."),
+    "aggregator_cpu": ("aggregator.py", "The py-spy profile of aggregator.py is above."),
+}
+
+
 def limit_text(target_id: str, figures: dict, evidence: dict, shown: set[str]) -> str:
     """Why a target was missed; a profile already shown above is referred to, not repeated."""
     text = limit_summary(target_id, figures, evidence)
-    profile = "producer_cpu"
-    if profiles.TARGET_EVIDENCE.get(target_id) != profile or profile not in evidence:
+    profile = profiles.TARGET_EVIDENCE.get(target_id)
+    if profile not in SHARED_PROFILES or profile not in evidence:
         return text
+    program, above = SHARED_PROFILES[profile]
     if profile in shown:
-        return text + "\nThe py-spy profile of the producer's cycles is above.\n"
+        return text + "\n" + above + "\n"
     shown.add(profile)
-    return text + "\n" + cpu_profile(evidence[profile], "producer.py")
+    return text + "\n" + cpu_profile(evidence[profile], program)
 
 
 def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
@@ -792,8 +800,7 @@ def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
             "producer, and outputs become visible when a checkpoint commits (every second). "
             "More partitions and instances in the group scale it out.\n"
         )
-        profile = evidence.get("aggregator_cpu")
-        return text + ("\n" + cpu_profile(profile, "aggregator.py") if profile else "")
+        return text
     return ""
 
 

@@ -69,3 +69,15 @@ def test_merging_again_keeps_the_sources_of_the_first_merge():
     assert second["sources"]["latency"]["date"] == "2030-01-02T00:00:00Z"
     assert second["sources"]["consumer"]["runs"] == 3
     assert second["sources"]["cycle"]["date"] == RESULTS["date"]
+
+
+def test_a_profile_that_explains_two_missed_targets_is_shown_once_then_referred_to():
+    figures = {"aggregator": {"cpu_seconds": {"median": 674.0}, "records": 1_000_000}}
+    evidence = {"aggregator_cpu": {"samples": 0}}
+    shown: set[str] = set()
+    rate = report.limit_text("aggregator_rate", figures, evidence, shown)
+    delay = report.limit_text("aggregator_delay_p99", figures, evidence, shown)
+    assert "674 µs of CPU per reading" in rate and "674 µs of CPU per reading" in delay
+    assert "No py-spy samples of aggregator.py" in rate
+    assert "No py-spy samples" not in delay
+    assert "The py-spy profile of aggregator.py is above." in delay
