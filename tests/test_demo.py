@@ -110,7 +110,9 @@ def test_make_demo_registry_1_writes_through_a_registry_it_starts_and_stops(
     assert f"reading {topic} at localhost:{port} as group aqi-stream-demo, schemas from {url}" in (
         shown
     )
-    assert sorted(subjects) == [f"{topic}-value", f"{topic}.latest-value"]
+    # The producer's two, and aggregator.py's three outputs.
+    suffixes = ["", ".alerts", ".daily", ".latest", ".nowcast"]
+    assert sorted(subjects) == [f"{topic}{suffix}-value" for suffix in suffixes]
     producer_log = (tmp_path / "demo" / "producer.log").read_text()
     assert f"value schemas registered at {url}" in producer_log
     assert_stopped_all_it_started_and_nothing_else(status, shown, started)
