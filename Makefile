@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv postgres-binaries test test-reliability lint format kafka-up kafka-down sim bench demo clean
+.PHONY: help venv postgres-binaries test test-reliability lint format kafka-up kafka-down registry-up registry-down sim bench demo clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ venv: $(VENV)/.installed  ## create .venv with the pinned requirements
 postgres-binaries:  ## PostgreSQL's server binaries for the store tests (Debian's package, where missing)
 	@scripts/postgres-binaries.sh
 
-test: venv lint postgres-binaries  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092) and throw-away PostgreSQL servers
+test: venv lint postgres-binaries  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092), throw-away PostgreSQL servers and a schema registry the tests start
 	kafka/with-kafka.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 test-reliability: venv postgres-binaries  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md
@@ -43,6 +43,12 @@ kafka-up: venv  ## start a local Kafka from Maven Central jars (NODES=3 for a cl
 kafka-down: venv  ## stop the local Kafka (CLEAN=1 also wipes its data)
 	$(PY) kafka/local_kafka.py down $(if $(CLEAN),--clean)
 
+registry-up: venv  ## start Apicurio Registry at http://localhost:8080/apis/ccompat/v7, schemas kept in the local Kafka
+	$(PY) kafka/local_registry.py up
+
+registry-down: venv  ## stop the local registry (CLEAN=1 also deletes its schemas)
+	$(PY) kafka/local_registry.py down $(if $(CLEAN),--clean)
+
 sim: venv  ## run the WAQI simulator in the foreground on localhost:8765
 	$(PY) -m aqistream.waqi_sim --port 8765
 
@@ -50,9 +56,10 @@ bench: venv postgres-binaries  ## benchmarks against the naive baseline: writes 
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	kafka/with-kafka.sh $(PY) -m bench.run $(BENCH_ARGS)
 
-demo: venv  ## the quickstart: Kafka, the WAQI simulator (unless WAQI_TOKEN is set), producer and consumer; Ctrl-C stops them
+demo: venv  ## the quickstart: Kafka, the WAQI simulator (unless WAQI_TOKEN is set), producer and consumer; Ctrl-C stops them (REGISTRY=1: with a schema registry)
 	@scripts/demo.sh $(CONFIG)
 
 clean:  ## remove the venv and every local broker's data
+	-$(PY) kafka/local_registry.py down
 	-$(PY) kafka/local_kafka.py down --clean
 	rm -rf $(VENV) kafka/.run .pytest_cache .ruff_cache

@@ -79,6 +79,8 @@ def main(argv: list[str]) -> int:
     options = AggregatorOptions(args.topic, args.grace, args.group, args.state_dir)
     try:
         config = read_kafka_config(args.config)
+        # The registry's credentials, once config.ini has named them, never in a line.
+        setup_logging(-1 if args.quiet else args.verbose, config.secrets)
         aggregation = Aggregation(config, options, counts)
         aggregation.check_settings()
         log.info(

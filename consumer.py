@@ -124,6 +124,8 @@ def main(argv: list[str]) -> int:
     stop_on_signals(stop, lambda signal_name: log.info("%s: stopping", signal_name))
     try:
         config = read_kafka_config(args.config)
+        # The registry's credentials too, once config.ini has named them.
+        setup_logging(-1 if args.quiet else args.verbose, [*secrets, *config.secrets])
         if url is not None:
             store(args, config, url, stop)
         else:
@@ -158,7 +160,13 @@ def print_readings(args: argparse.Namespace, config: KafkaConfig, stop: threadin
         header=sys.stdout.isatty(),
     )
     consumer = ReadingConsumer(config, options, Output(sys.stdout.buffer, options), stop)
-    log.info("reading %s at %s as group %s", args.topic, config.bootstrap_servers, consumer.group)
+    log.info(
+        "reading %s at %s as group %s%s",
+        args.topic,
+        config.bootstrap_servers,
+        consumer.group,
+        f", schemas from {consumer.values.url}" if consumer.values.uses_registry else "",
+    )
     counts = consumer.run()
     kind = output_kind(args.topic)
     noun = "readings" if kind is None else f"{kind.kind} records"

@@ -133,10 +133,10 @@ def main(argv: list[str]) -> int:
     stop_on_signals(stop, lambda name: log.info("%s: finishing the cycle, then exiting", name))
     try:
         token = waqi_token()
-        setup_logging(-1 if args.quiet else args.verbose, secrets=[token])
+        config = read_kafka_config(args.config)
+        setup_logging(-1 if args.quiet else args.verbose, secrets=[token, *config.secrets])
         if not args.api_url.startswith(("http://", "https://")):
             raise ConfigError(f"--api-url {args.api_url!r} is not an http:// or https:// URL")
-        config = read_kafka_config(args.config)
         stations = StationList(args.stations, log)
         publisher = Publisher(config, args.topic, args.partitions, args.replication_factor or -1)
         metrics = Metrics(args.quota)

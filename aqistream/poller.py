@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aqistream.kafka.publish import KafkaUnavailable, Publisher
+from aqistream.kafka.values import BreaksContract
 from aqistream.metrics import Metrics
 from aqistream.record import UnusableReading, normalise
 from aqistream.source.clock import ApiClock
@@ -76,12 +77,13 @@ class CycleReport:
     waiting: int = 0
     ages: list[float] = field(default_factory=list)  # observed_at -> commit, API seconds
     kafka_problem: str | None = None
+    waiting_for: str = "Kafka"  # or the schema registry
     api_problem: str | None = None  # why no station at all could be fetched
 
     def line(self, number: int) -> str:
         published = f"{self.published} new readings published"
         if self.kafka_problem:
-            published += f" ({self.waiting} waiting for Kafka)"
+            published += f" ({self.waiting} waiting for {self.waiting_for})"
         requests = f"{self.requests} API requests"
         if self.tiles:
             requests += f" ({self.tiles} map tile{'s' if self.tiles > 1 else ''})"
@@ -187,6 +189,8 @@ class Poller:
         self.connected = False
         self.reported_problems: dict[str, str] = {}  # query text -> last warning given
         self.reported_kafka_problem: str | None = None
+        self.waiting_for = "Kafka"  # the service of the last problem
+        self.reported_service = "Kafka"  # the service of the problem reported
         self.map_times: dict[str, int | None] = {}  # map station.time text -> epoch
         self.reported_map_problem: str | None = None
         self.lines: list | None = None  # the stations list the scheduler was last given
@@ -202,6 +206,7 @@ class Poller:
             down = self.reported_kafka_problem is not None
             committed = self.publisher.connect(KAFKA_RETRY_TIMEOUT if down else KAFKA_TIMEOUT)
         except KafkaUnavailable as error:
+            self.waiting_for = error.service
             return str(error)
         self.state.restore(committed)
         self.scheduler.restore(
@@ -224,6 +229,7 @@ class Poller:
                 self.publisher.publish(batch, KAFKA_TIMEOUT)
             except KafkaUnavailable as error:
                 self.connected = False
+                self.waiting_for = error.service
                 problem = str(error)
                 self.metrics.transactions.labels("failed").inc()
             else:
@@ -231,6 +237,7 @@ class Poller:
                 self.committed(batch, report)
         report.waiting = self.state.waiting
         report.kafka_problem = problem
+        report.waiting_for = self.waiting_for
         self.note_kafka_problem(problem)
 
     def committed(self, batch: list[dict], report: CycleReport) -> None:
@@ -255,8 +262,9 @@ class Poller:
             return
         if problem:
             log.warning("%s; readings wait and are published when it is back", problem)
+            self.reported_service = self.waiting_for
         elif self.reported_kafka_problem:
-            log.info("Kafka is reachable again")
+            log.info("%s is reachable again", self.reported_service.capitalize())
         self.reported_kafka_problem = problem
 
     # ------------------------------------------------------------ one full sweep
@@ -350,10 +358,24 @@ class Poller:
             if twins:
                 log.info("%r is station %d, as %r is: polling it once", query.text, idx, twins[0])
         self.scheduler.fed(idx, observed_epoch(record))
+        if not self.queue(record, query, report):
+            return False
         if self.reported_problems.pop(query.text, None):
             log.info("%r is fine again", query.text)
-        if not self.state.offer(record):
+        return True
+
+    def queue(self, record: dict, query: StationQuery | Request, report: CycleReport) -> bool:
+        """Queue a new reading that keeps the contract; False when it breaks it."""
+        if not self.state.is_new(record):
             report.unchanged += 1
+            return True
+        try:
+            # Only new readings: jsonschema is slow (far slower than normalise itself).
+            self.publisher.check(record)
+        except BreaksContract as error:
+            self.warn_once(query, f"reading skipped: station {record['station']['idx']} {error}")
+            return False
+        self.state.offer(record)
         return True
 
     def warn_once(
@@ -564,10 +586,11 @@ class Poller:
         twins = self.scheduler.feed_answered(request, idx, observed_epoch(record), now)
         if twins:
             log.info("%r is station %d, as %r is: polling it once", request.query, idx, twins[0])
+        if not self.queue(record, request, report):
+            report.failed += 1
+            return
         if self.reported_problems.pop(request.query, None):
             log.info("%r is fine again", request.query)
-        if not self.state.offer(record):
-            report.unchanged += 1
 
     # ------------------------------------------------------------ the loop
 

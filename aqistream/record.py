@@ -1,9 +1,10 @@
 """The published record (contract v1): built from a WAQI feed, encoded for Kafka, checked on read.
 
 ``normalise`` turns the ``data`` object of a ``/feed/`` response into a record;
-``encode_record`` and ``record_key`` give Kafka its value and key; ``decode_record`` is
-the consumer's cheap gate against messages that are not v1 records. The full contract
-is ``schemas/record-v1.json``; docs/ARCHITECTURE.md explains it.
+``encode_record`` and ``record_key`` give Kafka its value and key; ``check_record`` is
+the readers' cheap gate against messages that are not v1 records (``decode_record`` for a
+plain-JSON value). The full contract is ``schemas/record-v1.json``; docs/ARCHITECTURE.md
+explains it.
 """
 
 from __future__ import annotations
@@ -124,12 +125,44 @@ _STATION_FIELDS = (
 
 
 def decode_record(value: bytes | None) -> Record:
-    """Parse a Kafka value into a record, or raise InvalidRecord saying why it is not one.
+    """Parse a plain-JSON Kafka value into a record, or raise InvalidRecord saying why it is
+    not one. (Values in the schema registry's wire format: aqistream.kafka.values.)"""
+    return check_record(parse_value(value))
 
-    Deliberately cheap (json.loads and a few type checks, not the JSON Schema): the
-    consumer runs it on every message. Unknown extra fields are tolerated.
+
+def parse_value(value: bytes | None) -> Any:
+    """A plain-JSON Kafka value as Python values; InvalidRecord when it is none."""
+    if not value:
+        raise InvalidRecord("empty message (no value)")
+    return parse_json(value)
+
+
+def parse_json(text: bytes) -> Any:
+    """UTF-8 JSON text as Python values; InvalidRecord when it is not."""
+    try:
+        return json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRecord("value is not UTF-8 text") from None
+    except ValueError as problem:
+        raise InvalidRecord(f"value is not JSON ({problem})") from None
+    except RecursionError:  # json.loads, given thousands of nested arrays
+        raise InvalidRecord("value is nested too deeply to be a record") from None
+
+
+def check_object(parsed: Any) -> dict[str, Any]:
+    """Parsed JSON that is one object, or InvalidRecord saying what it is instead."""
+    if type(parsed) is not dict:
+        raise InvalidRecord(f"value is a JSON {_json_type(parsed)}, not an object")
+    return parsed
+
+
+def check_record(parsed: Any) -> Record:
+    """The record, if parsed JSON is a v1 record; else InvalidRecord saying why not.
+
+    Deliberately cheap (a few type checks, not the JSON Schema): readers run it on every
+    message. Unknown extra fields are tolerated.
     """
-    record = json_object(value)
+    record = check_object(parsed)
     version = record.get("schema_version")
     if type(version) is not int or version != SCHEMA_VERSION:
         raise InvalidRecord(f"schema_version is {version!r}, expected {SCHEMA_VERSION}")
@@ -145,23 +178,6 @@ def decode_record(value: bytes | None) -> Record:
         if not pattern.fullmatch(record[field]):
             raise InvalidRecord(f"{field} {record[field]!r} is not in the record's time format")
     return record
-
-
-def json_object(value: bytes | None) -> dict[str, Any]:
-    """A Kafka value parsed as one JSON object, or InvalidRecord saying why it is not one."""
-    if not value:
-        raise InvalidRecord("empty message (no value)")
-    try:
-        parsed = json.loads(value.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidRecord("value is not UTF-8 text") from None
-    except ValueError as problem:
-        raise InvalidRecord(f"value is not JSON ({problem})") from None
-    except RecursionError:  # json.loads, given thousands of nested arrays
-        raise InvalidRecord("value is nested too deeply to be a record") from None
-    if type(parsed) is not dict:
-        raise InvalidRecord(f"value is a JSON {_json_type(parsed)}, not an object")
-    return parsed
 
 
 def observed_instant(record: Record) -> datetime:

@@ -40,15 +40,18 @@ class PublishState:
             return self.pending[idx][-1]["observed_at"]
         return (self.committed or {}).get(idx, "")
 
-    def offer(self, record: dict) -> bool:
-        """Queue the reading if it is newer than anything published or queued for its station.
+    def is_new(self, record: dict) -> bool:
+        """Whether the reading is newer than anything published or queued for its station.
 
         observed_at is always YYYY-MM-DDTHH:MM:SSZ in UTC, so string order is time order.
         """
-        idx = record["station"]["idx"]
-        if record["observed_at"] <= self.last_observed(idx):
+        return record["observed_at"] > self.last_observed(record["station"]["idx"])
+
+    def offer(self, record: dict) -> bool:
+        """Queue the reading if it is new; whether it was."""
+        if not self.is_new(record):
             return False
-        self.pending.setdefault(idx, []).append(record)
+        self.pending.setdefault(record["station"]["idx"], []).append(record)
         return True
 
     def batch(self) -> list[dict]:

@@ -170,35 +170,42 @@ def check_tools() -> str:
 
 def resolve_jars() -> Path:
     """Copy the broker's jars from Maven (cached in ~/.m2) once per pom.xml version."""
-    stamp = LIBS / ".pom-sha256"
-    pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
+    copy_from_maven(POM, LIBS, "the Kafka jars")
+    return LIBS
+
+
+def copy_from_maven(pom: Path, output: Path, what: str) -> bool:
+    """Copy what `pom` depends on into `output`, from Maven Central (cached in ~/.m2), once
+    per version of the pom; whether it copied anew."""
+    stamp = output / ".pom-sha256"
+    pom_hash = hashlib.sha256(pom.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == pom_hash:
-        return LIBS
+        return False
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise SetupError("mvn not found: install Apache Maven (it fetches the Kafka jars)")
-    print(f"Resolving the Kafka jars of {POM.name} from Maven Central into {shown(LIBS)} ...")
-    if LIBS.exists():
-        shutil.rmtree(LIBS)
+        raise SetupError(f"mvn not found: install Apache Maven (it fetches {what})")
+    print(f"Resolving {what} of {pom.name} from Maven Central into {shown(output)} ...")
+    if output.exists():
+        shutil.rmtree(output)
     result = subprocess.run(
         [
             mvn,
             "-B",
             "-q",
             "-f",
-            str(POM),
+            str(pom),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
-            f"-DoutputDirectory={LIBS}",
+            f"-DoutputDirectory={output}",
         ],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-        raise SetupError(f"mvn could not resolve the Kafka jars:\n{tail}")
+        raise SetupError(f"mvn could not resolve {what}:\n{tail}")
     stamp.write_text(pom_hash)
-    return LIBS
+    return True
 
 
 def kafka_jar(libs: Path) -> str:
@@ -218,17 +225,18 @@ def port_is_free(port: int) -> bool:
 
 def read_pid(cluster: Cluster, node: int) -> int | None:
     """The pid of a running node of ours, or None (a stale pid file is ignored)."""
+    # The pid may have been reused by another program: ours runs our properties file.
+    return running_pid(cluster.pid_file(node), str(cluster.properties_file(node)).encode())
+
+
+def running_pid(pid_file: Path, marker: bytes) -> int | None:
+    """The pid in `pid_file`, if that process runs and its command line holds `marker`."""
     try:
-        pid = int(cluster.pid_file(node).read_text())
+        pid = int(pid_file.read_text())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    # The pid may have been reused by another program: ours runs our properties file.
-    if str(cluster.properties_file(node)).encode() not in cmdline:
-        return None
-    if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
-        return None
-    return pid
+    return pid if marker in cmdline and not is_zombie(pid) else None
 
 
 def java_command(java: str, libs: Path, heap: str, *args: str) -> list[str]:
@@ -297,8 +305,12 @@ def broker_count(bootstrap_servers: str) -> int:
 
 
 def log_tail(cluster: Cluster, node: int, lines: int = 30) -> str:
+    return file_tail(cluster.log_file(node), lines)
+
+
+def file_tail(path: Path, lines: int = 30) -> str:
     try:
-        text = cluster.log_file(node).read_text(errors="replace")
+        text = path.read_text(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline on this machine, readings on screen within seconds.
 #
-#   scripts/demo.sh [CONFIG]        (make demo [CONFIG=path])
+#   scripts/demo.sh [CONFIG]        (make demo [CONFIG=path] [REGISTRY=1])
 #
 # Kafka: the broker at CONFIG's bootstrap servers (config.ini if present, else
 # localhost:9092), or, if none answers at localhost:PORT, one started there for the demo.
+# REGISTRY=1: values go through a schema registry, CONFIG's [schema_registry] url (else
+# http://localhost:8080/apis/ccompat/v7), or, if none answers at localhost:PORT, Apicurio
+# Registry started there for the demo, its schemas kept in the demo's Kafka.
 # WAQI: the real API if WAQI_TOKEN is set (environment or .env), else the simulator.
 # Then producer.py and aggregator.py in the background, and consumer.py printing the
 # readings and, beside them, the NowCast alerts of <topic>.alerts. Ctrl-C stops what the
@@ -19,8 +22,10 @@ python=.venv/bin/python
 config_args=(${1:+"$1"})
 run_dir=${DEMO_RUN_DIR:-kafka/.run/demo}
 broker_dir=$run_dir/kafka
+registry_dir=$run_dir/registry
 aggregator_state=$run_dir/aggregator-state
 started_broker=""
+started_registry=""
 simulator_pid=""
 producer_pid=""
 aggregator_pid=""
@@ -54,6 +59,11 @@ clean_up() {
   if [[ -n $aggregator_pid ]]; then stop "$aggregator_pid" aggregator.py; fi
   if [[ -n $producer_pid ]]; then stop "$producer_pid" producer.py; fi
   if [[ -n $simulator_pid ]]; then stop "$simulator_pid" "the WAQI simulator"; fi
+  if [[ -n $started_registry ]]; then
+    # Stopped before the broker that keeps its schemas (they stay there).
+    "$python" kafka/local_registry.py --run-dir "$registry_dir" down >/dev/null || true
+    say "stopped the schema registry the demo had started"
+  fi
   if [[ -n $started_broker ]]; then
     # It runs in a session of its own (a Ctrl-C never reaches it): local_kafka.py stops it.
     "$python" kafka/local_kafka.py --run-dir "$broker_dir" down --clean >/dev/null || true
@@ -110,6 +120,26 @@ else
   exit 1
 fi
 
+if [[ -n ${REGISTRY:-} ]]; then
+  registry_url=$("$python" scripts/demo_settings.py --registry-url "${config_args[@]}")
+  registry_url=${registry_url:-http://localhost:8080/apis/ccompat/v7}
+  if "$python" kafka/local_registry.py probe "$registry_url" >/dev/null 2>&1; then
+    say "using the schema registry at $registry_url (it is left running)"
+  elif [[ $registry_url =~ ^http://(localhost|127\.0\.0\.1):([0-9]+)/apis/ccompat/v7/?$ ]]; then
+    say "no schema registry answers at $registry_url: starting Apicurio Registry there for the demo"
+    started_registry=yes
+    "$python" kafka/local_registry.py --run-dir "$registry_dir" up --port "${BASH_REMATCH[2]}" \
+      --management-port 0 --bootstrap-servers "$bootstrap"
+  else
+    say "no schema registry answers at $registry_url: start it, or point CONFIG at one that runs"
+    exit 1
+  fi
+  # The producer and the consumer get CONFIG with the registry in it.
+  "$python" scripts/demo_settings.py --with-registry "$registry_url" "${config_args[@]}" \
+    >"$run_dir/config.ini"
+  config_args=("$run_dir/config.ini")
+fi
+
 if [[ $waqi == real ]]; then
   topic=air_quality_index
   interval=60 # stations report hourly: polling more often only spends the quota
@@ -133,6 +163,9 @@ else
   say "(for real data, put your free token in .env: see README.md)"
 fi
 
+if [[ -n ${REGISTRY:-} ]]; then
+  say "producer.py registers the record's schema as $topic-value and writes values in the registry's wire format"
+fi
 "$python" producer.py "${config_args[@]}" --topic "$topic" --interval "$interval" \
   >"$run_dir/producer.log" 2>&1 &
 producer_pid=$!

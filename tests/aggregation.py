@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aqistream.kafka.latest import ReadFailed, read_to_end
-from aqistream.record import InvalidRecord, decode_record
+from aqistream.kafka.values import ValueCodec
+from aqistream.record import InvalidRecord
 from aqistream.windows.outputs import ALERT, DAILY, NOWCAST
 from tests.pipeline import Running, script_env, start_script, wait_for
 from tests.reference import Reference, assert_same
@@ -27,13 +28,18 @@ def start_aggregator(workdir: Path, topic: str, *args: str, state: str = "state"
     )  # fmt: skip
 
 
-def partition_logs(bootstrap_servers: str, topic: str) -> list[list[dict]]:
+PLAIN = ValueCodec({})  # reads both forms (the JSON behind a wire-format header as it is)
+
+
+def partition_logs(
+    bootstrap_servers: str, topic: str, values: ValueCodec = PLAIN
+) -> list[list[dict]]:
     """Each partition's readings in log order (what is not one, keyed by its station, is
-    left out)."""
+    left out; `values` with a registry: a schema it does not hold too)."""
     logs: dict[int, list[dict]] = defaultdict(list)
     for message in read_to_end({"bootstrap.servers": bootstrap_servers}, topic, timeout=60):
         try:
-            record = decode_record(message.value())
+            record = values.decode(topic, message.value()).record
         except InvalidRecord:
             continue
         if message.key() == str(record["station"]["idx"]).encode():
@@ -59,7 +65,7 @@ def read_outputs(bootstrap_servers: str, topic: str) -> Outputs:
         except ReadFailed:
             messages = []
         for message in messages:
-            value = kind.decode(message.value())
+            value = PLAIN.decode(kind.topic(topic), message.value(), check=kind.check).record
             key = (value["station"]["idx"], value[field])
             assert message.key() == str(key[0]).encode(), message.key()
             counts[kind.kind][key] += 1

@@ -1,6 +1,6 @@
-"""Fixtures shared by the suite: the real Kafka broker the tests talk to, and the databases
-the store tests write to (SQLite files, and a real PostgreSQL: AQI_TEST_POSTGRES_URL, or a
-throw-away server started for the session)."""
+"""Fixtures shared by the suite: the real Kafka broker the tests talk to, a schema registry
+for the tests that need one, and the databases the store tests write to (SQLite files, and a
+real PostgreSQL: AQI_TEST_POSTGRES_URL, or a throw-away server started for the session)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from tests.databases import sqlite_url
 from tests.pipeline import Running, prepare_workdir
 from tests.postgres_server import PostgresServer, create_database
+from tests.schema_registry import LocalRegistry
 
 # `make test` (kafka/with-kafka.sh) makes sure a broker answers here before pytest starts.
 BOOTSTRAP_SERVERS = os.environ.get("AQI_TEST_BOOTSTRAP_SERVERS", "localhost:9092")
@@ -31,6 +32,17 @@ def bootstrap_servers() -> str:
         )
     assert brokers, f"no broker listed in metadata at {BOOTSTRAP_SERVERS}"
     return BOOTSTRAP_SERVERS
+
+
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory, bootstrap_servers) -> LocalRegistry:
+    """An Apicurio Registry for the tests that need one: started the first time one asks,
+    stopped (and its schemas deleted) when the session ends."""
+    registry = LocalRegistry(tmp_path_factory.mktemp("registry"), bootstrap_servers)
+    try:
+        yield registry.up()
+    finally:
+        registry.down()
 
 
 @pytest.fixture(autouse=True)

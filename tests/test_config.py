@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from aqistream.config import ConfigError, read_kafka_config, waqi_token
@@ -73,3 +75,53 @@ def test_missing_token_says_where_to_get_one(tmp_path, monkeypatch):
     monkeypatch.delenv("WAQI_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="aqicn.org/data-platform/token"):
         waqi_token(str(tmp_path / ".env"))
+
+
+# --- [schema_registry] ---------------------------------------------------------------------
+
+
+def test_without_a_schema_registry_section_the_registry_is_off(tmp_path):
+    path = tmp_path / "config.ini"
+    path.write_text("[default]\nbootstrap.servers=x:9092\n")
+    config = read_kafka_config(str(path))
+    assert config.schema_registry == {}
+    assert config.secrets == []
+
+
+def test_the_schema_registry_section_in_confluent_s_words(tmp_path):
+    path = tmp_path / "config.ini"
+    path.write_text(
+        "[default]\nbootstrap.servers=x:9092\n"
+        "[schema_registry]\nurl=https://psrc-00000.eu-central-1.aws.confluent.cloud\n"
+        "basic.auth.user.info=SRKEY:sr/secret:with-colon\ntimeout=5\n"
+    )
+    config = read_kafka_config(str(path))
+    assert config.schema_registry == {
+        "url": "https://psrc-00000.eu-central-1.aws.confluent.cloud",
+        "basic.auth.user.info": "SRKEY:sr/secret:with-colon",
+        "timeout": "5",
+    }
+    assert config.common == {"bootstrap.servers": "x:9092"}  # librdkafka never sees it
+    assert config.secrets == ["SRKEY:sr/secret:with-colon", "sr/secret:with-colon"]
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("", "set url in [schema_registry]"),
+        ("url=\n", "set url in [schema_registry]"),
+        ("url=localhost:8080\n", "must be http:// or https://"),
+        ("url=http://key:secret@host:8080\n", "without credentials"),
+        ("url=http://h:8080\nschema.registry.url=x\n", "unknown key schema.registry.url"),
+        ("url=http://h:8080\nbasic.auth.user.info=justakey\n", "<API key>:<API secret>"),
+        ("url=http://h:8080\ntimeout=soon\n", "timeout in [schema_registry] must be a number"),
+        ("url=http://h:8080\ntimeout=0\n", "above 0"),
+    ],
+)
+def test_a_broken_schema_registry_section_is_one_clear_line(tmp_path, section, message):
+    path = tmp_path / "config.ini"
+    path.write_text(f"[default]\nbootstrap.servers=x:9092\n[schema_registry]\n{section}")
+    with pytest.raises(ConfigError, match=re.escape(message)) as raised:
+        read_kafka_config(str(path))
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+    assert "key:secret" not in str(raised.value)  # the URL with credentials is not echoed

@@ -1,5 +1,6 @@
-"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`, and the
-PostgreSQL that `consumer.py --store` can write to.
+"""docker-compose.yml runs the same single-node KRaft broker as `make kafka-up`, the same
+schema registry as `make registry-up`, and the PostgreSQL that `consumer.py --store` can
+write to.
 
 There is no Docker engine here, so the file is parsed and its settings that matter checked.
 """
@@ -14,19 +15,22 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def services() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+def service(name: str):
+    found = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][name]
+    return found, {key: str(value) for key, value in found["environment"].items()}
 
 
 def broker():
-    service = services()["kafka"]
-    return service, {key: str(value) for key, value in service["environment"].items()}
+    return service("kafka")
+
+
+def version_in(pom: str, property_name: str) -> str:
+    text = (ROOT / "kafka" / pom).read_text()
+    return re.search(rf"<{property_name}>(.+)</{property_name}>", text)[1]
 
 
 def kafka_version_of_pom() -> str:
-    return re.search(r"<kafka.version>(.+)</kafka.version>", (ROOT / "kafka/pom.xml").read_text())[
-        1
-    ]
+    return version_in("pom.xml", "kafka.version")
 
 
 def test_same_apache_kafka_version_as_the_local_broker():
@@ -75,9 +79,31 @@ def test_one_broker_so_every_replication_factor_is_one_and_transactions_can_star
         assert env[key] == "1", key
 
 
+def test_the_registry_is_the_apicurio_version_make_registry_up_runs():
+    registry, _ = service("apicurio")
+    apicurio_version = version_in("registry-pom.xml", "apicurio.version")
+    assert registry["image"] == f"apicurio/apicurio-registry:{apicurio_version}"
+
+
+def test_the_registry_keeps_its_schemas_in_the_broker_and_waits_for_it():
+    registry, env = service("apicurio")
+    _, kafka_env = broker()
+    assert env["APICURIO_STORAGE_KIND"] == "kafkasql"
+    # the listener containers on the compose network reach
+    host, port = env["APICURIO_KAFKASQL_BOOTSTRAP_SERVERS"].split(":")
+    assert f"PLAINTEXT://{host}:{port}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert registry["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert env["APICURIO_KAFKASQL_TOPIC"] == "aqi-stream-registry-journal"  # as registry-up
+
+
+def test_the_registry_s_ports_are_published_on_this_machine_only():
+    registry, _ = service("apicurio")
+    assert sorted(registry["ports"]) == ["127.0.0.1:8080:8080", "127.0.0.1:9000:9000"]
+
+
 def test_postgres_for_the_store_with_the_url_the_file_gives():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["services"]) == {"kafka", "postgres"}
+    assert set(compose["services"]) == {"kafka", "apicurio", "postgres"}
     service = compose["services"]["postgres"]
     assert service["image"].startswith("postgres:")
     assert "5432:5432" in service["ports"]

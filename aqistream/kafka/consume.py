@@ -9,16 +9,22 @@ from there (every second, and on close), so a crash re-prints at most what was p
 after the last commit and never skips a reading. Where a run starts in a partition it does
 not resume (--from-beginning, or a group new to it) is stored the moment it is assigned, so
 a run that stops before reaching that partition does not lose the group's place in it.
+
+Values are decoded by kafka/values.py, plain JSON and the schema registry's wire format
+alike. A value whose schema the registry must be asked for while it is down is not
+skipped: the reader says so, its partition goes back to it and waits until the registry
+answers, the other partitions read on (GroupConsumer.hold).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -32,7 +38,9 @@ from confluent_kafka import (
 
 from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
-from aqistream.record import InvalidRecord, Record, decode_record
+from aqistream.kafka.values import Decoded, ValueCodec
+from aqistream.record import InvalidRecord, Record, check_record
+from aqistream.registry.failures import RegistryUnavailable
 from aqistream.render import KIND_LINES, record_matches
 from aqistream.windows.outputs import output_kind
 
@@ -48,6 +56,8 @@ SNAPSHOT_OVERLAP_SECONDS = 600
 # How long closing may take: committing and leaving the group need the broker, and while
 # it is unreachable librdkafka would wait for a whole session timeout.
 CLOSE_TIMEOUT_SECONDS = 5.0
+# While the schema registry is down, how often the value that needs it is tried again.
+REGISTRY_RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -65,10 +75,11 @@ class ConsumerOptions:
     header: bool = False  # column titles first (on a terminal)
 
 
-def decoder_for(topic: str) -> Callable[[bytes | None], Record]:
-    """Readings, or one of aggregator.py's kinds by the topic's suffix (.daily ...)."""
+def check_for(topic: str) -> Callable[[Any], Record]:
+    """The gate of readings, or of one of aggregator.py's kinds by the topic's suffix
+    (.daily ...), for ValueCodec.decode."""
     kind = output_kind(topic)
-    return decode_record if kind is None else kind.decode
+    return check_record if kind is None else kind.check
 
 
 class Output:
@@ -85,13 +96,14 @@ class Output:
         if self.options.format == "pretty" and self.options.header:
             self.stream.write(self.titles(self.options.colour).encode() + b"\n")
 
-    def add(self, record: Record, value: bytes) -> None:
+    def add(self, record: Record, json_text: bytes) -> None:
+        """One record: `json_text` is its JSON as published (without a wire-format header)."""
         if self.options.format == "pretty":
             self.lines.append(self.line(record, self.options.colour).encode())
         else:
             # A valid value holds line breaks only between tokens (JSON strings escape them):
             # blanks there keep one record on one line, whoever wrote it.
-            self.lines.append(value.replace(b"\n", b" ").replace(b"\r", b" "))
+            self.lines.append(json_text.replace(b"\n", b" ").replace(b"\r", b" "))
 
     def flush(self) -> None:
         lines, self.lines = self.lines, []
@@ -133,6 +145,10 @@ class GroupConsumer:
         self.kafka_problem: str | None = None  # the kind of problem last reported
         self.last_news = clock()
         self.assigned = False  # the group has given this consumer its partitions
+        self.held: set[tuple[str, int]] = set()  # partitions sent back to a value (hold)
+        self.waiting_for_registry: set[tuple[str, int]] = set()  # held, not read since
+        # Every reader decodes its values here: plain JSON and the wire format alike.
+        self.values = ValueCodec(config.schema_registry)
         settings = {
             # A new group starts with readings that arrive from now on (--from-beginning
             # or --snapshot show the past); config.ini may say otherwise.
@@ -195,6 +211,47 @@ class GroupConsumer:
         self.assigned = True
         self.last_news = self.clock()
         self.problem_solved()
+
+    # ------------------------------------------------------------ values
+
+    def value_of(self, message: Message, check: Callable[[Any], Any] = check_record) -> Decoded:
+        """The message's value decoded (kafka/values.py): InvalidRecord for poison,
+        RegistryUnavailable when its schema cannot be had now (see hold)."""
+        try:
+            decoded = self.values.decode(message.topic(), message.value(), message.headers(), check)
+        except InvalidRecord:
+            self.registry_answered(message)
+            raise
+        self.registry_answered(message)
+        return decoded
+
+    def hold(self, message: Message, problem: RegistryUnavailable) -> None:
+        """A value whose schema the registry cannot give now: its partition goes back to it,
+        to be read again after a moment (pause_if_held); the other partitions read on."""
+        key = (message.topic(), message.partition())
+        self.held.add(key)
+        if not self.waiting_for_registry:
+            log.warning("%s; waiting for it, nothing is skipped", problem)
+        self.waiting_for_registry.add(key)
+        # A partition no longer ours (a rebalance): its new owner starts at our last commit.
+        with contextlib.suppress(KafkaException):
+            self.consumer.seek(TopicPartition(*key, message.offset()))
+
+    def is_held(self, message: Message) -> bool:
+        """Held back in this round: the rest of its partition comes again after the value."""
+        return (message.topic(), message.partition()) in self.held
+
+    def registry_answered(self, message: Message) -> None:
+        if self.waiting_for_registry:
+            self.waiting_for_registry.discard((message.topic(), message.partition()))
+            if not self.waiting_for_registry:
+                log.info("the schema registry answers again: reading on")
+
+    def pause_if_held(self) -> None:
+        """At the end of a round that held partitions back: a moment before they come again."""
+        if self.held:
+            self.held.clear()
+            self.stop.wait(REGISTRY_RETRY_SECONDS)
 
     @staticmethod
     def offsets_at(consumer: Consumer, times: dict[tuple[str, int], int]) -> dict:
@@ -259,7 +316,7 @@ class ReadingConsumer(GroupConsumer):
         self.positions: dict[tuple[str, int], int] = {}
         self.snapshot_taken_at: float | None = None  # wall-clock seconds
         self.snapshot_seen: dict[int, str] = {}  # station idx -> observed_at shown
-        self.decode_value = decoder_for(options.topic)
+        self.check_value = check_for(options.topic)
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.joined()
@@ -349,15 +406,22 @@ class ReadingConsumer(GroupConsumer):
             if error is not None:
                 self.report_error(error)
                 continue
+            if self.is_held(message):
+                continue
+            try:
+                decoded = self.decode(message)
+            except RegistryUnavailable as problem:
+                self.hold(message, problem)
+                continue
             self.problem_solved()
             next_offsets[message.topic(), message.partition()] = message.offset() + 1
-            record = self.decode(message)
-            if record is not None and not self.shown_in_snapshot(record):
-                self.show(record, message.value())
+            if decoded is not None and not self.shown_in_snapshot(decoded.record):
+                self.show(decoded.record, decoded.json)
             if self.done():
                 break
         self.output.flush()
         self.store(next_offsets)
+        self.pause_if_held()
 
     def store(self, next_offsets: dict[tuple[str, int], int]) -> None:
         """Record how far this run has got (committed from there, periodically and on close)."""
@@ -367,10 +431,11 @@ class ReadingConsumer(GroupConsumer):
             )
             self.positions.update(next_offsets)
 
-    def decode(self, message: Message) -> Record | None:
-        """The message's record; None (reported and counted) when it is not a valid one."""
+    def decode(self, message: Message) -> Decoded | None:
+        """The message's record and JSON; None (reported and counted) when it is not a valid
+        record. RegistryUnavailable when its schema cannot be looked up now."""
         try:
-            return self.decode_value(message.value())
+            return self.value_of(message, self.check_value)
         except InvalidRecord as problem:
             self.counts.invalid += 1
             log.warning(
@@ -387,9 +452,9 @@ class ReadingConsumer(GroupConsumer):
             return False
         return record["observed_at"] <= self.snapshot_seen.get(record["station"]["idx"], "")
 
-    def show(self, record: Record, value: bytes) -> None:
+    def show(self, record: Record, json_text: bytes) -> None:
         if record_matches(record, self.options.stations, self.options.min_aqi):
-            self.output.add(record, value)
+            self.output.add(record, json_text)
             self.counts.printed += 1
 
     def print_snapshot(self) -> None:
@@ -405,13 +470,14 @@ class ReadingConsumer(GroupConsumer):
             for message in read_to_end(settings, latest_topic(self.options.topic), timeout=60):
                 if self.stop.is_set():
                     return
-                record = self.decode(message)
-                if record is None:
+                decoded = self.decode(message)
+                if decoded is None:
                     continue
+                record = decoded.record
                 idx = record["station"]["idx"]
                 if idx not in current or record["observed_at"] > current[idx][0]["observed_at"]:
-                    current[idx] = (record, message.value())
-        except ReadFailed as error:
+                    current[idx] = (record, decoded.json)
+        except (ReadFailed, RegistryUnavailable) as error:
             log.warning("no snapshot: %s", error)
         for record, value in sorted(
             current.values(), key=lambda shown: shown[0]["station"]["name"]

@@ -5,6 +5,11 @@ station's newest reading to the compacted `<topic>.latest`. Because both are in 
 transaction, `.latest` is always exactly what `<topic>` holds as committed: reading it back
 (read_committed) tells a restarted producer what was published, with no local state file.
 
+With [schema_registry] in config.ini, each topic's value schema is registered (with its
+compatibility rule) before the first transaction, and values are written in the registry's
+wire format with its id (kafka/values.py); a schema the registry refuses stops the producer
+before anything is published.
+
 After any failure inside a transaction the producer instance is dropped. The next connect()
 creates a new one with the same transactional.id, whose init_transactions() completes or
 aborts whatever the old one left open, and only then reads `.latest` back. So an ambiguous
@@ -21,7 +26,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from aqistream.config import ConfigError, KafkaConfig
 from aqistream.kafka.latest import ReadFailed, latest_topic, read_to_end
-from aqistream.record import InvalidRecord, decode_record, encode_record, record_key
+from aqistream.kafka.values import ValueCodec
+from aqistream.record import InvalidRecord, Record, record_key
+from aqistream.registry.failures import RegistryUnavailable, SchemaRefused
+from aqistream.registry.schemas import COMPATIBILITY, value_subject
 
 log = logging.getLogger("aqistream.kafka.publish")
 kafka_log = logging.getLogger("aqistream.librdkafka")
@@ -38,10 +46,16 @@ CONFIGURATION_ERRORS = {
     KafkaError.SASL_AUTHENTICATION_FAILED: "authentication failed",
 }
 FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+REGISTRY = "the schema registry"
 
 
 class KafkaUnavailable(Exception):
-    """Kafka could not be reached, or a transaction failed: retry later, nothing is lost."""
+    """Kafka (or the schema registry) could not be reached, or a transaction failed: retry
+    later, nothing is lost."""
+
+    def __init__(self, message: str, service: str = "Kafka"):
+        super().__init__(message)
+        self.service = service  # what is waited for, as the log says it
 
 
 class Fenced(Exception):
@@ -78,6 +92,8 @@ class Publisher:
         self.admin: AdminClient | None = None  # kept, so it stays connected between tries
         self.transactions_started = False  # init_transactions() done on this instance
         self.topics_ready = False
+        self.values = ValueCodec(config.schema_registry)
+        self.schemas_registered = not self.values.uses_registry
         # Built now so a bad setting in config.ini is reported at start-up, broker or not.
         self.producer = self.new_producer()
 
@@ -124,6 +140,8 @@ class Publisher:
         self.last_error = None
         if not self.topics_ready:
             self.ensure_topics(timeout)
+        if not self.schemas_registered:
+            self.register_schemas()
         if self.producer is None:
             self.producer = self.new_producer()
             self.transactions_started = False
@@ -179,15 +197,69 @@ class Publisher:
                     ) from None
         self.topics_ready = True
 
+    def register_schemas(self) -> None:
+        """Register the record's schema for both topics, once: a refusal stops the producer
+        before its first transaction, so nothing is published."""
+        topics = (self.topic, latest_topic(self.topic))
+        try:
+            ids = [self.values.register(topic) for topic in topics]
+        except SchemaRefused as error:
+            raise SchemaRefused(f"{error}; nothing was published") from None
+        except RegistryUnavailable as error:
+            raise KafkaUnavailable(str(error), REGISTRY) from None
+        self.schemas_registered = True
+        log.info(
+            "value schemas registered at %s: %s (schema ids %s), compatibility %s",
+            self.values.url,
+            " and ".join(value_subject(topic) for topic in topics),
+            " and ".join(str(schema_id) for schema_id in ids),
+            COMPATIBILITY,
+        )
+
+    def check(self, record: Record) -> None:
+        """BreaksContract if the topic's registered schema refuses the record."""
+        self.values.check(self.topic, record)
+
     def read_committed_state(self, timeout: float) -> dict[int, str]:
         """station idx -> observed_at, from `.latest` read with read_committed to its end."""
         committed: dict[int, str] = {}
+        in_wire_format = 0
         try:
             for message in read_to_end(self.common_settings(), latest_topic(self.topic), timeout):
-                remember_latest(committed, message)
+                in_wire_format += self.remember_latest(committed, message)
         except ReadFailed as error:
             raise KafkaUnavailable(f"{error}: {self.reason()}") from None
+        except RegistryUnavailable as error:
+            raise KafkaUnavailable(
+                f"reading {latest_topic(self.topic)}: {error}", REGISTRY
+            ) from None
+        if in_wire_format and not self.values.uses_registry:
+            log.warning(
+                "%s holds values in the schema registry's wire format, but %s has no "
+                "[schema_registry]: new readings go out as plain JSON, which readers with a "
+                "registry deserializer cannot read",
+                latest_topic(self.topic),
+                self.config.source,
+            )
         return committed
+
+    def remember_latest(self, committed: dict[int, str], message) -> bool:
+        """Note a `.latest` message's station and time; whether it was in wire format."""
+        try:
+            decoded = self.values.decode(message.topic(), message.value(), message.headers())
+        except InvalidRecord as error:
+            log.warning(
+                "skipping an invalid record in %s partition %d offset %d: %s",
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                error,
+            )
+            return False
+        record = decoded.record
+        idx = record["station"]["idx"]
+        committed[idx] = max(committed.get(idx, ""), record["observed_at"])
+        return decoded.schema_id is not None
 
     # ------------------------------------------------------------ publish
 
@@ -195,15 +267,20 @@ class Publisher:
         """Publish `records` in one transaction, or raise with nothing published."""
         if self.producer is None:
             raise KafkaUnavailable("not connected")
-        newest: dict[bytes, bytes] = {}
+        # Encoded before the transaction opens: it stays open only as long as sending takes.
+        newest = {record_key(record): record for record in records}  # oldest first per station
+        latest = latest_topic(self.topic)
+        try:
+            readings = [(record_key(r), self.values.encode(self.topic, r)) for r in records]
+            current = [(key, self.values.encode(latest, r)) for key, r in newest.items()]
+        except RegistryUnavailable as error:
+            raise KafkaUnavailable(str(error), REGISTRY) from None
         try:
             self.producer.begin_transaction()
-            for record in records:
-                key, value = record_key(record), encode_record(record)
+            for key, value in readings:
                 self.produce(self.topic, key, value)
-                newest[key] = value  # records come oldest first per station
-            for key, value in newest.items():
-                self.produce(latest_topic(self.topic), key, value)
+            for key, value in current:
+                self.produce(latest, key, value)
             self.producer.commit_transaction(timeout)
         except KafkaException as error:
             self.handle_failure(error, "publishing")
@@ -245,19 +322,3 @@ class Publisher:
         """At exit. Every transaction has been committed or has failed by now, so there is
         nothing left to send; dropping the instance cannot hang on a broker that is down."""
         self.discard_producer()
-
-
-def remember_latest(committed: dict[int, str], message) -> None:
-    try:
-        record = decode_record(message.value())
-    except InvalidRecord as error:
-        log.warning(
-            "skipping an invalid record in %s partition %d offset %d: %s",
-            message.topic(),
-            message.partition(),
-            message.offset(),
-            error,
-        )
-        return
-    idx = record["station"]["idx"]
-    committed[idx] = max(committed.get(idx, ""), record["observed_at"])

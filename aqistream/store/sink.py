@@ -9,6 +9,11 @@ backwards; the primary key with ON CONFLICT DO NOTHING is the second guard. Afte
 commit the offsets are also stored in Kafka (committed every second), so lag tools such as
 kafka-consumer-groups show progress; the database stays the source of truth.
 
+Values are decoded by kafka/values.py, as every reader's: plain JSON and the registry's wire
+format alike. A value whose schema the registry must be asked for while it is down is not
+skipped: its partition is read again from there once the registry answers, the others
+read on.
+
 A database that refuses writes or goes away: said once; the partitions are paused and the
 consumer keeps polling (so the group keeps it), the same batch is retried with backoff,
 and everything resumes when it succeeds. SIGINT/SIGTERM: the open batch is committed (or,
@@ -36,6 +41,7 @@ from confluent_kafka import (
 from aqistream.config import KafkaConfig
 from aqistream.kafka.consume import GroupConsumer
 from aqistream.record import InvalidRecord
+from aqistream.registry.failures import RegistryUnavailable
 from aqistream.render import record_matches
 from aqistream.store.database import (
     Batch,
@@ -131,10 +137,7 @@ class StoringConsumer(GroupConsumer):
                 if self.unplaced:
                     self.place()
                 messages = self.fetch(FETCH)
-                for message in messages:
-                    self.add(message)
-                    if self.done():
-                        break
+                self.take(messages, until_done=True)
                 if self.batch and (not messages or self.batch_full()):
                     self.submit()
                 self.report_progress()
@@ -271,24 +274,44 @@ class StoringConsumer(GroupConsumer):
 
     # ------------------------------------------------------------ messages into a batch
 
+    def take(self, messages: list[Message], until_done: bool = False) -> None:
+        """Add the messages to the open batch (`until_done`: up to --max-records). A value
+        whose schema the registry cannot give now holds its partition back at it (hold)."""
+        for message in messages:
+            if self.is_held(message):
+                continue
+            try:
+                self.add(message)
+            except RegistryUnavailable as problem:
+                self.hold(message, problem)
+                continue
+            if until_done and self.done():
+                break
+        self.pause_if_held()
+
     def add(self, message: Message) -> None:
+        """RegistryUnavailable (nothing changed) when the value's schema cannot be had now."""
         error = message.error()
         if error is not None:
             self.report_error(error)
             return
-        self.problem_solved()
         partition, offset = message.partition(), message.offset()
         position = self.positions.get(partition)
         # Not placed yet, or fetched before a seek: read again from the right place.
         if position is None or offset < position:
             return
+        value = message.value()
+        # Decoded before anything moves on: RegistryUnavailable leaves the message unread.
+        row = problem = None
+        try:
+            record = self.value_of(message, self.kind.check)
+            row = self.kind.row(record.record, partition, offset)
+        except InvalidRecord as invalid:
+            problem = invalid
+        self.problem_solved()
         self.positions[partition] = offset + 1
         self.progress.working(self.clock())
-        value = message.value()
-        try:
-            record = self.kind.decode(value)
-            row = self.kind.row(record, partition, offset)
-        except InvalidRecord as problem:
+        if problem is not None:
             log.warning(
                 "rejecting an invalid record at %s partition %d offset %d: %s",
                 self.topic,
@@ -298,12 +321,12 @@ class StoringConsumer(GroupConsumer):
             )
             rejected = rejected_row(self.topic, partition, offset, str(problem), value)
             self.batch.rejected.append(rejected)
-        else:
-            if record_matches(record, self.options.stations, None):
-                self.records += 1
-                self.batch.rows.append(row)
-                if self.kind.follows_stations:
-                    self.batch.urls[record["station"]["idx"]] = record["station"]["url"]
+        elif record_matches(record.record, self.options.stations, None):
+            self.records += 1
+            self.batch.rows.append(row)
+            if self.kind.follows_stations:
+                station = record.record["station"]
+                self.batch.urls[station["idx"]] = station["url"]
         if not self.batch:
             self.batch_since = self.clock()
         self.batch.advance(partition, self.stored[partition], offset)
@@ -543,8 +566,7 @@ class StoringConsumer(GroupConsumer):
             left = deadline - self.clock()
             if left <= 0:
                 return True
-            for message in self.consumer.consume(FETCH, timeout=min(left, 0.5)):
-                self.add(message)
+            self.take(self.consumer.consume(FETCH, timeout=min(left, 0.5)))
         return False
 
     # ------------------------------------------------------------ progress

@@ -5,6 +5,14 @@
        │                                                  └─► category changed ─► <topic>.alerts
        └─► the station's wall clock ─► LocalDayWindow (24 h, grace) ─► <topic>.daily
 
+Values in and out go through kafka/values.py: readings are read in both forms (plain JSON
+and the schema registry's wire format, by Quix value deserializer calling ValueCodec.decode);
+with [schema_registry] the three outputs are written in wire format, their schemas
+(schemas/daily-v1.json, nowcast-v1.json, alert-v1.json) registered first under
+`<topic>.daily-value` and so on. A reading whose schema the registry cannot give now ends
+the run of the application, which starts again from its last checkpoint (nothing skipped,
+nothing twice) until the registry answers.
+
 Exactly once end to end: Quix's "exactly-once" guarantee commits the consumed offsets, the
 three outputs and the state's changelog topics in one Kafka transaction per checkpoint,
 so a crash anywhere re-runs the uncommitted messages from the last checkpoint, with the
@@ -28,7 +36,9 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from aqistream.config import ConfigError, KafkaConfig
-from aqistream.record import InvalidRecord, decode_record
+from aqistream.kafka.values import ValueCodec
+from aqistream.record import InvalidRecord
+from aqistream.registry.failures import RegistryUnavailable
 from aqistream.windows import daily, nowcast
 from aqistream.windows.closing import LocalDayWindow
 from aqistream.windows.localday import (
@@ -41,7 +51,17 @@ from aqistream.windows.localday import (
     wall_clock_ms,
 )
 from aqistream.windows.outputs import DAILY, OUTPUT_KINDS
-from aqistream.windows.quix import Application, ConnectionConfig, QuixException, State, TopicConfig
+from aqistream.windows.quix import (
+    Application,
+    ConnectionConfig,
+    Deserializer,
+    QuixException,
+    SerializationContext,
+    Serializer,
+    State,
+    TopicConfig,
+    default_on_consumer_error,
+)
 from aqistream.windows.reading import Reading, compact_reading
 
 log = logging.getLogger("aqistream.aggregator")
@@ -145,6 +165,41 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+class ValueDeserializer(Deserializer):
+    """The readings' values through ValueCodec.decode, plain JSON or wire format. Poison is
+    passed on as its InvalidRecord, for the check step to report and skip;
+    RegistryUnavailable is raised (see on_consumer_error)."""
+
+    def __init__(self, values: ValueCodec):
+        super().__init__()
+        self.values = values
+
+    def __call__(self, value: bytes, ctx: SerializationContext) -> Any:
+        try:
+            return self.values.decode(ctx.topic, value, ctx.headers).record
+        except InvalidRecord as problem:
+            return problem
+
+
+class ValueSerializer(Serializer):
+    """An output's values in the registry's wire format, with its topic's registered id."""
+
+    def __init__(self, values: ValueCodec, topic: str):
+        self.values = values
+        self.topic = topic
+
+    def __call__(self, value: dict, ctx: SerializationContext) -> bytes:
+        return self.values.encode(self.topic, value)
+
+
+def on_consumer_error(exc: Exception, message: Any, logger: logging.Logger) -> bool:
+    """A reading whose schema the registry cannot give now ends the application's run (no
+    traceback; Aggregation.run says so and starts it again); the rest as Quix does."""
+    if isinstance(exc, RegistryUnavailable):
+        return False
+    return default_on_consumer_error(exc, message, logger)
+
+
 class Aggregation:
     """The application for one run: built by build(), run by Application.run()."""
 
@@ -154,6 +209,8 @@ class Aggregation:
         self.counts = counts
         self.group = group_of(config, options)
         self.reported_at = time.monotonic()
+        # Built once: the schemas it has looked up outlive a restart of the application.
+        self.values = ValueCodec(config.schema_registry)
 
     # ------------------------------------------------------------ clients
 
@@ -224,16 +281,19 @@ class Aggregation:
             },
             # librdkafka retries while Kafka is away; the caller starts again after this.
             broker_availability_timeout=60,
+            on_consumer_error=on_consumer_error,
         )
         readings = app.topic(
-            self.options.topic, key_deserializer="bytes", value_deserializer="bytes"
+            self.options.topic,
+            key_deserializer="bytes",
+            value_deserializer=ValueDeserializer(self.values),
         )
         created = TopicConfig(num_partitions=partitions, replication_factor=replication)
         outputs = {
             kind: app.topic(
                 kind.topic(self.options.topic),
                 key_serializer="bytes",
-                value_serializer="json",
+                value_serializer=self.value_serializer(kind.topic(self.options.topic)),
                 config=created,
             )
             for kind in OUTPUT_KINDS
@@ -259,14 +319,43 @@ class Aggregation:
         closed.to_topic(outputs[DAILY])
         return app
 
+    def value_serializer(self, topic: str) -> Serializer | str:
+        """Plain JSON as ever, or with [schema_registry] the wire format."""
+        return ValueSerializer(self.values, topic) if self.values.uses_registry else "json"
+
+    def register_outputs(self, stop: threading.Event) -> None:
+        """With [schema_registry]: each output's schema under `<topic>-value`, waiting while
+        the registry is away. SchemaRefused or ConfigError: nothing is published."""
+        said = None
+        for kind in OUTPUT_KINDS if self.values.uses_registry else ():
+            while not stop.is_set():
+                try:
+                    schema_id = self.values.register(kind.topic(self.options.topic), kind.schema)
+                except RegistryUnavailable as problem:
+                    if str(problem) != said:
+                        log.warning("%s; waiting for it before publishing anything", problem)
+                        said = str(problem)
+                    stop.wait(RESTART_AFTER_SECONDS)
+                    continue
+                log.info(
+                    "%s: schema %s registered (id %d)", kind.topic(self.options.topic),
+                    kind.schema, schema_id,
+                )  # fmt: skip
+                break
+        if stop.is_set():
+            raise InterruptedError
+
     def run(self, stopper: Stopper) -> None:
         """Until stopped: wait for the readings topic, run the application, and start it
-        again (its state and offsets from Kafka) whenever Kafka fails it."""
+        again (its state and offsets from Kafka) whenever Kafka, or the schema registry,
+        fails it."""
         try:
             partitions, replication = self.input_layout(stopper.event)
+            self.register_outputs(stopper.event)
         except InterruptedError:
             return
         said = False
+        registry_said = False
         while not stopper.event.is_set():
             app = self.build(partitions, replication)
             if not said:  # Quix has made the topics now
@@ -278,6 +367,18 @@ class Aggregation:
             stopper.app = app
             try:
                 app.run()
+            except RegistryUnavailable as problem:
+                if stopper.event.is_set():
+                    return
+                if not registry_said:  # then every few seconds until it answers: once
+                    log.warning(
+                        "%s; waiting for it, nothing is skipped (the application starts "
+                        "again from its last checkpoint every %g s until it answers)",
+                        problem,
+                        RESTART_AFTER_SECONDS,
+                    )
+                    registry_said = True
+                stopper.event.wait(RESTART_AFTER_SECONDS)
             except (KafkaException, QuixException) as error:
                 if stopper.event.is_set():
                     return
@@ -295,9 +396,14 @@ class Aggregation:
     def check(
         self, value: bytes | None, key: bytes | None, timestamp: int, headers: Any
     ) -> list[Reading]:
-        """The reading in a message; none (reported, counted) when it is not one."""
+        """The reading in a message (decoded by ValueDeserializer); none (reported,
+        counted) when it is not one."""
         try:
-            record = decode_record(value)
+            if value is None:
+                raise InvalidRecord("empty message (no value)")
+            if isinstance(value, InvalidRecord):
+                raise value
+            record = value
             if key != str(record["station"]["idx"]).encode():
                 raise InvalidRecord(
                     f"key {key!r} is not the station idx {record['station']['idx']}"

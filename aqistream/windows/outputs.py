@@ -2,17 +2,17 @@
 
 `<topic>.daily`, `<topic>.nowcast` and `<topic>.alerts` hold one JSON object per value,
 keyed by the station idx like the readings, each with `kind` and `schema_version` (full
-contracts: schemas/daily-v1.json, nowcast-v1.json, alert-v1.json). The decoders are the
-consumer's (and the store's) gate against values that are not of the topic's kind:
-json.loads and a few type checks, InvalidRecord saying why.
+contracts: schemas/daily-v1.json, nowcast-v1.json, alert-v1.json). The checks are the
+consumer's (and the store's) gate against values that are not of the topic's kind, given
+to kafka/values.py (which reads plain JSON and the registry's wire format alike): a few
+type checks, InvalidRecord saying why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from aqistream.record import InvalidRecord, Record, check_fields, json_object
+from aqistream.record import InvalidRecord, Record, check_fields, check_object, parse_value
 
 SCHEMA_VERSION = 1
 _NULL = type(None)
@@ -24,12 +24,18 @@ class OutputKind:
     kind: str  # the value's "kind"
     suffix: str  # the topic's suffix: "<topic>.daily"
     fields: tuple[tuple[str, tuple[type, ...]], ...]
+    schema: str  # its contract in schemas/, registered with [schema_registry]
 
     def topic(self, readings_topic: str) -> str:
         return readings_topic + self.suffix
 
     def decode(self, value: bytes | None) -> Record:
-        record = json_object(value)
+        """A plain-JSON value of this kind (any form: kafka/values.py with `check`)."""
+        return self.check(parse_value(value))
+
+    def check(self, parsed: object) -> Record:
+        """Parsed JSON that is a record of this kind, or InvalidRecord saying why not."""
+        record = check_object(parsed)
         if record.get("kind") != self.kind:
             raise InvalidRecord(f"kind is {record.get('kind')!r}, expected {self.kind!r}")
         version = record.get("schema_version")
@@ -57,6 +63,7 @@ DAILY = OutputKind(
         ("iaqi", (dict,)),
         ("daily_aqi", (dict,)),
     ),
+    "daily-v1.json",
 )
 NOWCAST = OutputKind(
     "nowcast",
@@ -70,6 +77,7 @@ NOWCAST = OutputKind(
         ("aqi", (int, _NULL)),
         ("category", (str, _NULL)),
     ),
+    "nowcast-v1.json",
 )
 ALERT = OutputKind(
     "alert",
@@ -82,6 +90,7 @@ ALERT = OutputKind(
         ("category", (str,)),
         ("aqi", (int,)),
     ),
+    "alert-v1.json",
 )
 OUTPUT_KINDS = (DAILY, NOWCAST, ALERT)
 
@@ -92,6 +101,3 @@ def output_kind(topic: str) -> OutputKind | None:
         if topic.endswith(kind.suffix):
             return kind
     return None
-
-
-Decoder = Callable[[bytes | None], Record]
