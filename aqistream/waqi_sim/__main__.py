@@ -178,6 +178,9 @@ def build_api(args: argparse.Namespace, start: float) -> WaqiApi:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C stops it even when it was started with SIGINT ignored (the background of a
+    # script, a CI runner), as it does producer.py and consumer.py (aqistream/cli.py).
+    signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
         return serve(args)
