@@ -25,9 +25,10 @@ postgres-binaries:  ## PostgreSQL's server binaries for the store tests (Debian'
 test: venv lint postgres-binaries  ## the whole suite, against a real Kafka (started here if none answers at localhost:9092), throw-away PostgreSQL servers and a schema registry the tests start
 	kafka/with-kafka.sh $(PY) -m pytest $(PYTEST_ARGS)
 
+# Full counts run a scenario for longer than make test's 10 minutes a test (pyproject.toml).
 test-reliability: venv postgres-binaries  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md
 	AQI_RELIABILITY_SCALE=full AQI_RELIABILITY_REPORT=docs/RELIABILITY.md \
-		kafka/with-kafka.sh $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
+		kafka/with-kafka.sh $(PY) -m pytest tests/reliability --timeout 2400 $(PYTEST_ARGS)
 
 lint: venv  ## ruff: lint and format check
 	$(VENV)/bin/ruff check .

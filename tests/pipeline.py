@@ -242,8 +242,13 @@ def write_raw(bootstrap_servers: str, topic: str, items: list[tuple[bytes | None
     """Write messages straight to a topic (poison among real records)."""
     producer = Producer({"bootstrap.servers": bootstrap_servers})
     for key, value in items:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:  # the local queue holds 100,000: let the broker take some
+                producer.poll(0.5)
+    assert producer.flush(60) == 0
 
 
 def listed_stations(simulator: Simulator, status: str, network: str, count: int) -> list[dict]:
