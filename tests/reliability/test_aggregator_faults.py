@@ -41,12 +41,8 @@ class SlowWriter:
 
     def __init__(self, bootstrap_servers: str, topic: str, hours: int, seconds_per_hour: float):
         stations = reporting_stations(SEED, STATIONS)
-        self.hours = [
-            hourly_readings(SEED, stations, "2026-10-23T00:00:00Z", hours)[
-                n * STATIONS : (n + 1) * STATIONS
-            ]
-            for n in range(hours)
-        ]
+        readings = hourly_readings(SEED, stations, "2026-10-23T00:00:00Z", hours)  # once
+        self.hours = [readings[n * STATIONS : (n + 1) * STATIONS] for n in range(hours)]
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.pause = seconds_per_hour
