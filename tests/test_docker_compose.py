@@ -108,8 +108,11 @@ def test_postgres_for_the_store_with_the_url_the_file_gives():
     assert service["image"].startswith("postgres:")
     assert "5432:5432" in service["ports"]
     env = service["environment"]
-    url = f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@localhost:5432/"
-    assert url + env["POSTGRES_DB"] in (ROOT / "docker-compose.yml").read_text()
+    url = f"postgresql://{env['POSTGRES_USER']}@localhost:5432/{env['POSTGRES_DB']}"
+    assert url in (ROOT / "docker-compose.yml").read_text()
+    # No password committed: compose takes it from the git-ignored .env.
+    assert env["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-}"
+    assert "POSTGRES_PASSWORD=\n" in (ROOT / ".env.example").read_text()
     # The history outlives `docker compose down`: a named volume at the image's data path.
     volume = service["volumes"][0].split(":")
     assert volume == ["postgres-data", "/var/lib/postgresql/data"]
