@@ -30,9 +30,11 @@ from confluent_kafka.admin import AdminClient
 
 from aqistream.record import normalise
 from bench.consumer_throughput import History, produce
-from bench.harness import UNLIMITED_QUOTA, Harness
+from bench.harness import UNLIMITED_QUOTA, Harness, alternating
 from bench.latency import VisibilityProbe
 from bench.processes import (
+    PYTHON,
+    ROOT,
     Process,
     Simulator,
     python_script,
@@ -48,22 +50,32 @@ RECORDS = 1_000_000
 QUICK_RECORDS = 100_000
 STATIONS = 1000
 DELAY_HOURS = 6
+QUIX_FLOOR = "Quix Streams alone"  # bench/quix_floor.py
+OUTPUT_SUFFIXES = (".daily", ".nowcast", ".alerts", ".floor")
 QUICK_DELAY_HOURS = 2
 SIMULATOR = ("--seed", "6", "--stations", "2400", "--quota", "0", "--hour-seconds", "1e9",
              "--start", "2026-11-02T00:20:00Z")  # fmt: skip
 
 
-def start_aggregator(harness: Harness, topic: str, what: str) -> tuple[Process, str]:
-    """aggregator.py on `topic` with a new consumer group and an empty state; and the group."""
+def start_aggregator(
+    harness: Harness, topic: str, what: str, program: str = "aggregator.py"
+) -> tuple[Process, str]:
+    """aggregator.py (or Quix Streams alone, bench/quix_floor.py) on `topic` with a new
+    consumer group and an empty state; and the group."""
     group = harness.topics.group(what)
-    command = python_script(
-        "aggregator.py", str(harness.config_file), "--topic", topic, "--group", group,
-        "--state-dir", str(harness.workdir / f"state-{group}"), "-q",
-    )  # fmt: skip
+    state_dir = str(harness.workdir / f"state-{group}")
+    cwd = harness.workdir
+    if program == QUIX_FLOOR:
+        command = [PYTHON, "-m", "bench.quix_floor", harness.bootstrap_servers, topic, group,
+                   state_dir]  # fmt: skip
+        cwd = ROOT  # where python -m finds bench/
+    else:
+        command = python_script(
+            "aggregator.py", str(harness.config_file), "--topic", topic, "--group", group,
+            "--state-dir", state_dir, "-q",
+        )  # fmt: skip
     with open(harness.workdir / f"{what}.err", "ab") as errors:
-        process = Process(
-            command, name="aggregator.py", env=script_env(), cwd=harness.workdir, stderr=errors
-        )
+        process = Process(command, name=program, env=script_env(), cwd=cwd, stderr=errors)
     return process, group
 
 
@@ -127,14 +139,16 @@ def end_offsets(harness: Harness, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def throughput_run(harness: Harness, topic: str, records: int, ends: dict[int, int]) -> dict:
-    process, group = start_aggregator(harness, topic, "aggregator-throughput")
+def throughput_run(
+    harness: Harness, topic: str, records: int, ends: dict[int, int], program: str
+) -> dict:
+    process, group = start_aggregator(harness, topic, "aggregator-throughput", program)
     admin = AdminClient({"bootstrap.servers": harness.bootstrap_servers})
     try:
         wait_for(
             lambda: processed_all(admin, topic, group, ends),
             timeout=300 + records / 500,
-            what="aggregator.py to commit every reading",
+            what=f"{program} to commit every reading",
             every=0.2,
         )
         seconds = time.perf_counter() - process.started
@@ -142,7 +156,7 @@ def throughput_run(harness: Harness, topic: str, records: int, ends: dict[int, i
     finally:
         usage = process.stop()
     harness.topics.delete_groups(group)
-    harness.topics.delete(*(f"{topic}{suffix}" for suffix in (".daily", ".nowcast", ".alerts")))
+    harness.topics.delete(*(f"{topic}{suffix}" for suffix in OUTPUT_SUFFIXES))
     return {
         "seconds": seconds,
         "rate": records / seconds,
@@ -202,14 +216,15 @@ def measure(harness: Harness) -> dict:
     filled = fill(harness, topic, records)
     harness.log(f"aggregator: {records} records written in {filled['seconds']:.1f} s")
     ends = end_offsets(harness, topic)
-    runs = []
+    runs, floor = [], []
     for run in range(harness.runs):
-        result = throughput_run(harness, topic, records, ends)
-        runs.append(result)
-        harness.log(
-            f"aggregator, run {run + 1}/{harness.runs}: {result['rate']:.0f} records/s, "
-            f"{result['cpu_seconds']:.0f} CPU s, {result['peak_rss_mb']:.0f} MB"
-        )
+        for program in alternating(("aggregator.py", QUIX_FLOOR), run):
+            result = throughput_run(harness, topic, records, ends, program)
+            (floor if program == QUIX_FLOOR else runs).append(result)
+            harness.log(
+                f"{program}, run {run + 1}/{harness.runs}: {result['rate']:.0f} records/s, "
+                f"{result['cpu_seconds']:.0f} CPU s, {result['peak_rss_mb']:.0f} MB"
+            )
     harness.topics.delete(topic)
     delay_hours = QUICK_DELAY_HOURS if harness.quick else DELAY_HOURS
     delays = []
@@ -231,6 +246,11 @@ def measure(harness: Harness) -> dict:
         "rate": Summary.of([r["rate"] for r in runs]).to_json(),
         "cpu_seconds": Summary.of([r["cpu_seconds"] for r in runs]).to_json(),
         "peak_rss_mb": Summary.of([r["peak_rss_mb"] for r in runs]).to_json(),
+        "quix_floor": {
+            "rate": Summary.of([r["rate"] for r in floor]).to_json(),
+            "cpu_seconds": Summary.of([r["cpu_seconds"] for r in floor]).to_json(),
+            "runs": floor,
+        },
         "delay_hours": delay_hours,
         "delay": {
             quantile: Summary.of([r[quantile] for r in delays]).to_json()

@@ -85,3 +85,16 @@ def test_a_profile_that_explains_two_missed_targets_is_shown_once_then_referred_
     assert "No py-spy samples of aggregator.py" in rate
     assert "No py-spy samples" not in delay
     assert "The py-spy profile of aggregator.py is above." in delay
+
+
+def test_the_quix_streams_floor_says_whether_the_engine_alone_reaches_the_target():
+    def figures(floor_rate: float) -> dict:
+        floor = {"rate": {"median": floor_rate}, "cpu_seconds": {"median": 100.0}}
+        aggregator = {"cpu_seconds": {"median": 600.0}, "records": 1_000_000, "quix_floor": floor}
+        return {"aggregator": aggregator}
+
+    slow = report.limit_text("aggregator_rate", figures(6_000), {}, set())
+    assert "Quix Streams alone" in slow and "100 µs of CPU a reading" in slow
+    assert "the engine alone would need 2.0 cores for 20,000 readings/s" in slow
+    fast = report.limit_text("aggregator_rate", figures(25_000), {}, set())
+    assert "the engine alone would need" not in fast and "aggregator.py's own work" in fast

@@ -70,7 +70,7 @@ kafka_log = logging.getLogger("aqistream.librdkafka")
 DEFAULT_GROUP = "aqi-stream-aggregator"
 DEFAULT_GRACE_MS = 3 * HOUR_MS
 # Outputs become visible when a checkpoint commits: this bounds a NowCast's delay.
-COMMIT_INTERVAL_SECONDS = 1.0
+COMMIT_INTERVAL_SECONDS = 0.5
 # An instance that died in a transaction, and is not run again, holds back what readers of
 # the outputs see until Kafka aborts its transaction.
 TRANSACTION_TIMEOUT_MS = 10_000

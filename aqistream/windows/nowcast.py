@@ -44,12 +44,13 @@ def observe(history: History, reading: Reading) -> tuple[History, dict, dict | N
             known = bins.get(this_hour)
             if known is None:
                 bins[this_hour] = [concentration, 1]
+                # Only a new hour can move the newest one, and so the oldest kept.
+                oldest_kept = max(map(int, bins)) - KEPT_HOURS + 1
+                for old in [key for key in bins if int(key) < oldest_kept]:
+                    del bins[old]
             else:
                 known[0] += concentration
                 known[1] += 1
-        oldest_kept = max(map(int, bins), default=hour) - KEPT_HOURS + 1
-        for old in [key for key in bins if int(key) < oldest_kept]:
-            del bins[old]
         figures[pollutant] = _figure(pollutant, bins, hour)
     present = [(figure["aqi"], pollutant) for pollutant, figure in figures.items() if figure]
     aqi, dominant = max(present) if present else (None, None)
@@ -84,7 +85,11 @@ def observe(history: History, reading: Reading) -> tuple[History, dict, dict | N
 
 
 def _figure(pollutant: str, bins: dict[str, list], hour: int) -> dict | None:
-    hourly = {int(key): total / count for key, (total, count) in bins.items()}
+    hourly = {}
+    for past in range(hour - epa.NOWCAST_HOURS + 1, hour + 1):  # the only hours that count
+        known = bins.get(str(past))
+        if known is not None:
+            hourly[past] = known[0] / known[1]
     concentration = epa.nowcast(hourly, hour)
     if concentration is None:
         return None
