@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 NODES ?= 1
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+MERGE ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv postgres-binaries test test-reliability lint format kafka-up kafka-down registry-up registry-down sim bench demo clean
@@ -26,8 +27,8 @@ test: venv lint postgres-binaries  ## the whole suite, against a real Kafka (sta
 	kafka/with-kafka.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 # Full counts run a scenario for longer than make test's 10 minutes a test (pyproject.toml).
-test-reliability: venv postgres-binaries  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md
-	AQI_RELIABILITY_SCALE=full AQI_RELIABILITY_REPORT=docs/RELIABILITY.md \
+test-reliability: venv postgres-binaries  ## the fault-injection suite at full counts; rewrites docs/RELIABILITY.md (MERGE=1: only the rows of the scenarios it ran)
+	AQI_RELIABILITY_SCALE=full AQI_RELIABILITY_REPORT=docs/RELIABILITY.md AQI_RELIABILITY_MERGE=$(MERGE) \
 		kafka/with-kafka.sh $(PY) -m pytest tests/reliability --timeout 2400 $(PYTEST_ARGS)
 
 lint: venv  ## ruff: lint and format check
