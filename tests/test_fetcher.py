@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
+from aqistream.source import waqi
 from aqistream.source.clock import ApiClock
 from aqistream.source.discovery import Tile
 from aqistream.source.fetcher import Fetcher
@@ -52,4 +55,23 @@ def test_feeds_and_map_tiles_come_back_as_they_arrive_and_the_workers_end():
         while threading.active_count() > before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert threading.active_count() == before
+        client.close()
+
+
+def test_a_request_sent_and_not_answered_keeps_its_place_in_flight_a_while(monkeypatch):
+    """It may reach the API later and be counted: no other request takes its place at once."""
+    monkeypatch.setattr(waqi, "TIMEOUT", (5, 0.4))
+    with waqi_simulator(4, "--quota", "0", "--stations", "200") as sim:
+        sim.admin("POST", "/admin/faults", {"latency_ms": 1500})
+        stop = threading.Event()
+        limiter = RateLimiter.within_quota(60000, 60, in_flight=1)
+        client = WaqiClient(TOKEN, sim.url, limiter, 1, stop, attempts=1)
+        with pytest.raises(waqi.AnswerTimedOut):
+            client.fetch_feed("zurich")
+        answered = time.monotonic()
+        sim.admin("DELETE", "/admin/faults")
+        assert limiter.acquire(stop)  # the place came back, a read timeout later
+        assert time.monotonic() - answered >= 0.4 * 0.9
+        limiter.release()
+        assert client.fetch_feed("zurich")["idx"] == 5419
         client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import random
 import threading
+import time
 
 import pytest
 
@@ -165,3 +166,19 @@ def test_concurrent_reservations_never_share_a_slot():
     for thread in threads:
         thread.join()
     assert sorted(waits) == [float(n) for n in range(1600)]
+
+
+def test_a_place_released_later_stays_taken_until_then():
+    limiter = RateLimiter.within_quota(60000, 60, in_flight=1)
+    stop = threading.Event()
+    assert limiter.acquire(stop)
+    limiter.release(after=0.6)
+    released = time.monotonic()
+    second = threading.Thread(target=lambda: results.append(limiter.acquire(stop)))
+    results: list[bool] = []
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # the place is still held
+    second.join(10)
+    assert results == [True] and time.monotonic() - released >= 0.6
+    limiter.release()

@@ -84,10 +84,17 @@ class RateLimiter:
             return False
         return True
 
-    def release(self) -> None:
-        """The request acquire() let through has its answer (or failed): no longer in flight."""
-        if self._flying is not None:
+    def release(self, after: float = 0.0) -> None:
+        """The request acquire() let through has its answer (or failed): no longer in flight,
+        now or `after` seconds from now (a request sent but not answered may still arrive)."""
+        if self._flying is None:
+            return
+        if after <= 0:
             self._flying.release()
+            return
+        timer = threading.Timer(after, self._flying.release)
+        timer.daemon = True
+        timer.start()
 
     def slow_down(self) -> None:
         """Pause everyone until the API's own bucket has refilled a whole burst.

@@ -51,6 +51,11 @@ class TransientError(WaqiError):
     """Connection error, timeout, 5xx, empty or non-JSON body: worth retrying."""
 
 
+class AnswerTimedOut(TransientError):
+    """Sent, and not answered within the read timeout: the API may still receive it, and
+    count it against the quota, later."""
+
+
 class OverQuota(TransientError):
     """The API's rate limit for this token is exceeded."""
 
@@ -208,13 +213,18 @@ class WaqiClient:
         with self.count_lock:
             self.requests_made += 1
             self.requests_by_kind[kind] += 1
+        held = 0.0
         try:
             result = self.get(url, params, parse)
         except WaqiError as error:
             self.on_request(kind, outcome_of(error))
+            if isinstance(error, AnswerTimedOut):
+                # It may reach the API yet: its place in flight is kept as long again
+                # before another request takes it, so a late arrival cannot bunch up.
+                held = TIMEOUT[1]
             raise
         finally:
-            self.limiter.release()
+            self.limiter.release(after=held)
         self.on_request(kind, "ok")
         return result
 
@@ -224,7 +234,9 @@ class WaqiClient:
             response = self.session.get(
                 url, params={**params, "token": self.token}, timeout=TIMEOUT
             )
-        except requests.Timeout:
+        except requests.ReadTimeout:
+            raise AnswerTimedOut("the API did not answer in time") from None
+        except requests.Timeout:  # could not connect in time: nothing was sent
             raise TransientError("the API did not answer in time") from None
         except requests.RequestException as error:
             raise TransientError(redact(describe_connection_error(error), self.token)) from None
