@@ -30,12 +30,10 @@ TARGETS = (
      ("cost", "sizes", "10000", "aqi_stream", "peak_rss_mb"), "<", 150, "MB"),
     ("network_coverage", "The whole network (world, 30,000 stations): coverage at least 99.5 %",
      ("network", "approaches", "world", "coverage_percent"), ">=", 99.5, "%"),
-    ("network_median", "The whole network: median freshness under 3 minutes",
-     ("network", "approaches", "world", "freshness_after_first_hour_minutes", "p50"),
-     "<", 3, "min"),
-    ("network_p99", "The whole network: p99 freshness under 20 minutes",
-     ("network", "approaches", "world", "freshness_after_first_hour_minutes", "p99"),
-     "<", 20, "min"),
+    ("network_median", "The whole network: median freshness under 3 minutes (the whole day)",
+     ("network", "approaches", "world", "freshness_minutes", "p50"), "<", 3, "min"),
+    ("network_p99", "The whole network: p99 freshness under 20 minutes (the whole day)",
+     ("network", "approaches", "world", "freshness_minutes", "p99"), "<", 20, "min"),
     ("network_requests", "The whole network: at most 1.3 API requests per published reading",
      ("network", "approaches", "world", "requests_per_reading"), "<=", 1.3, ""),
     ("network_over_quota", "The whole network: 0 over-quota answers",
@@ -331,6 +329,7 @@ def headline_items(figures: dict) -> list[str]:
         )
     world = lookup(figures, ("network", "approaches", "world"))
     if world:
+        whole = world["freshness_minutes"] or {}
         settled = world["freshness_after_first_hour_minutes"] or {}
         fixed = lookup(figures, ("network", "approaches", "fixed_600")) or {}
         fixed_settled = fixed.get("freshness_after_first_hour_minutes") or {}
@@ -338,9 +337,11 @@ def headline_items(figures: dict) -> list[str]:
             f"- **The whole network** ({number(figures['network']['stations'])} simulated "
             f"stations, `world`, {world['simulated_hours']} simulated hours at WAQI's quota): "
             "coverage "
-            f"{number(world['coverage_percent'], 2)} %, freshness p50 "
-            f"{number(settled.get('p50', 0), 1)} min and p99 {number(settled.get('p99', 0), 1)} "
-            f"min, {number(world['requests_per_reading'], 2)} API requests per published "
+            f"{number(world['coverage_percent'], 2)} %, freshness over the whole day p50 "
+            f"{number(whole.get('p50', 0), 1)} min and p99 {number(whole.get('p99', 0), 1)} "
+            f"min (after the first hour's first sweep: p50 {number(settled.get('p50', 0), 1)}, "
+            f"p99 {number(settled.get('p99', 0), 1)}), "
+            f"{number(world['requests_per_reading'], 2)} API requests per published "
             f"reading, {world['over_quota']} over quota"
             + (
                 f"; every station listed at `--interval 600`: coverage "
