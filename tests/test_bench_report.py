@@ -98,3 +98,14 @@ def test_the_quix_streams_floor_says_whether_the_engine_alone_reaches_the_target
     assert "the engine alone would need 2.0 cores for 20,000 readings/s" in slow
     fast = report.limit_text("aggregator_rate", figures(25_000), {}, set())
     assert "the engine alone would need" not in fast and "aggregator.py's own work" in fast
+
+
+def test_report_only_judges_the_targets_again_and_writes_the_report(tmp_path):
+    from bench import run
+
+    stale = {**RESULTS, "targets": []}
+    (tmp_path / "results.json").write_text(json.dumps(stale))
+    assert run.main(["--report-only", "--out", str(tmp_path)]) == 0
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["targets"] == report.targets(RESULTS["figures"]) != []
+    assert (tmp_path / "RESULTS.md").read_text() == report.markdown(written)
