@@ -11,6 +11,12 @@ daily figure, NowCast and alert of the million is then visible). Headline: 1,000
 time from starting the process to that moment: start-up, group join, all of it. CPU
 seconds and peak RSS: the process's own (wait4).
 
+Quix Streams alone: the same readings, in the same runs, through bench/quix_floor.py, an
+application configured as aggregator.py's (exactly-once, the same checkpoint interval) that
+does the least a stateful stream can (JSON decode, one number of state per station, one small
+output a reading), measured the same way: the engine's own cost per reading on this machine,
+a floor under any aggregator built on it.
+
 Delay: producer.py in its normal loop over 1,000 reporting stations and aggregator.py
 beside it; the simulated clock moves one hour at a time, each hour once the NowCasts of the
 last one are visible. The harness's read_committed consumers see when each reading becomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aqistream.source.ratelimit import RATE_SHARE
 from bench import (
     aggregator_figure,
     consumer_throughput,
@@ -814,6 +815,23 @@ def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
         return cpu_profile(profile, f"consumer.py --store ({dialect})") if profile else ""
     if target_id == "producer_rss":
         return memory_text(figures, evidence.get("producer_memory"))
+    if target_id in ("network_median", "network_p99"):
+        figure = figures["network"]
+        world = figure["approaches"]["world"]
+        whole = world["freshness_minutes"] or {}
+        settled = world["freshness_after_first_hour_minutes"] or {}
+        sweep_minutes = figure["stations"] / (network.WAQI_QUOTA * RATE_SHARE)
+        return (
+            f"After the first hour, freshness p50 {number(settled.get('p50', 0), 1)} min and "
+            f"p99 {number(settled.get('p99', 0), 1)} min: the whole day's tail is its first "
+            f"hour. At start each of the {number(figure['stations'])} stations has a reading "
+            f"not yet published, and their first feeds take {number(sweep_minutes)} minutes of "
+            "the quota; the producer takes news oldest observation first, so a reading that "
+            "appears during that first sweep waits for it (the worst "
+            f"{number(whole.get('max', 0), 1)} min). Taking the news seen after the first "
+            "look at a station before the first look's backlog would serve those readings "
+            "first.\n"
+        )
     if target_id in ("aggregator_rate", "aggregator_delay_p99"):
         figure = figures["aggregator"]
         text = (
