@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from aqistream.windows.app import COMMIT_INTERVAL_SECONDS
+from bench.topics import PARTITIONS
 
 with warnings.catch_warnings(record=True):
     from quixstreams import Application, State
@@ -45,7 +46,7 @@ def main(bootstrap: str, topic: str, group: str, state_dir: str) -> None:
         f"{topic}.floor",
         key_serializer="bytes",
         value_serializer="json",
-        config=TopicConfig(num_partitions=3, replication_factor=1),
+        config=TopicConfig(num_partitions=PARTITIONS, replication_factor=1),
     )
     app.dataframe(readings).apply(count, stateful=True).to_topic(output)
     app.run()

@@ -14,7 +14,7 @@ import os
 import platform
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def pytest_sessionfinish(session, exitstatus):
         earlier = earlier_rows(path.read_text()) if MERGE and path.exists() else []
         date, commit = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", git_revision()
         label = run_label(date, commit, FULL)
-        rows = merged(earlier, [Row(**{**vars(row), "run": label}) for row in LEDGER])
+        rows = merged(earlier, [replace(row, run=label) for row in LEDGER])
         path.write_text(render(rows, date, commit, exitstatus, FAILED, merged_into=bool(earlier)))
 
 
