@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from aqistream.source.discovery import (
+    MAP_TIME_CACHE,
     RECHECK_AFTER,
     LearnedCap,
     MapStation,
@@ -242,6 +244,19 @@ def test_parsed_times_are_cached_between_answers():
     assert cache == {"2022-04-22T22:00:00+09:00": 1650632400}
     cache["2022-04-22T22:00:00+09:00"] = 5  # a cached value is used as it is
     assert map_stations([item], cache) == [MapStation(1, 5)]
+
+
+def test_the_cache_of_parsed_times_stays_bounded_and_right():
+    cache: dict = {}
+    # Times that carry seconds: a new string at every answer.
+    tokyo = timezone(timedelta(hours=9))
+    for second in range(MAP_TIME_CACHE + 50):
+        text = datetime.fromtimestamp(1650632400 + second, tokyo).isoformat()
+        item = {"uid": 1, "station": {"time": text}}
+        assert map_stations([item], cache) == [MapStation(1, 1650632400 + second)]
+        assert len(cache) <= MAP_TIME_CACHE
+    last = {"uid": 2, "station": {"time": "2022-04-22T22:00:01+09:00"}}
+    assert map_stations([last], cache) == [MapStation(2, 1650632401)]
 
 
 def test_quarters_cover_their_tile_exactly():

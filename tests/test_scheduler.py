@@ -4,7 +4,14 @@ while; and, cadence-aware, each request handed out when it is worth making."""
 from __future__ import annotations
 
 from aqistream.source.discovery import MapStation
-from aqistream.source.scheduler import FEED, MAP, MAX_SWEEP_GAP, MIN_SWEEP_GAP, Scheduler
+from aqistream.source.scheduler import (
+    FEED,
+    MAP,
+    MAX_SWEEP_GAP,
+    MIN_SWEEP_GAP,
+    Request,
+    Scheduler,
+)
 from aqistream.source.stations import AreaQuery, Box, StationQuery
 
 ZURICH = StationQuery("zurich", 1, "zurich")
@@ -149,6 +156,36 @@ def test_news_goes_oldest_first_and_leaves_room_for_map_requests():
     maps = [r for r in requests if r.kind == MAP]
     assert feeds == list(range(1, 1 + len(feeds)))  # the oldest readings first
     assert len(feeds) == 10 - len(maps) and 1 <= len(maps) <= 2  # 20 % of the room at most
+
+
+def test_a_change_seen_after_the_first_look_goes_before_the_backlog_of_the_first_look():
+    # At start every station has a reading not yet published: the first look's backlog.
+    stations = {uid: (46 + uid / 100, 6 + uid / 20, T0 + uid) for uid in range(1, 41)}
+    scheduler = Scheduler()
+    scheduler.update_lines([SWISS_BOX])
+    while scheduler.discovering:  # discovery only, no feed answered
+        for request in scheduler.plan(T0 + 900, 1000):
+            if request.kind == MAP:
+                scheduler.map_answered(request, stations_in(request.tile.box, stations), T0 + 900)
+            else:
+                scheduler.feed_failed(request, T0 - 120, unknown=False)
+    # Then a new reading appears at two of them, and a look at the map shows it.
+    for uid in (33, 40):
+        stations[uid] = (*stations[uid][:2], T0 + 3600)
+    for tile in list(scheduler.sweeps):
+        scheduler.map_answered(
+            Request(MAP, tile, tile=tile, area=SWISS_BOX.key),
+            stations_in(tile.box, stations),
+            T0 + 3700,
+        )
+    requests = scheduler.plan(T0 + 3700, 5)
+    feeds = [r.key for r in requests if r.kind == FEED]
+    # What is new first (oldest first among them), then the backlog, oldest first.
+    assert feeds[:2] == [33, 40]
+    assert feeds[2:] == [1, 2, 3][: len(feeds) - 2] and len(feeds) >= 3
+    # The backlog is still fetched, every station once, with the quota left over.
+    rest = [r.key for r in scheduler.plan(T0 + 3700, 1000) if r.kind == FEED]
+    assert sorted(feeds + rest) == list(range(1, 41))
 
 
 def test_a_station_gone_from_its_tile_is_forgotten_and_a_new_one_picked_up():

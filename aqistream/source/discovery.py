@@ -75,6 +75,9 @@ class MapStation(NamedTuple):
         return f"A{-self.uid}" if self.uid < 0 else f"@{self.uid}"
 
 
+MAP_TIME_CACHE = 10_000  # parsed station.time strings kept at most
+
+
 def map_stations(items: Iterable, times: dict[str, int | None] | None = None) -> list[MapStation]:
     """The stations of a map answer's `data`; items without a usable uid are skipped.
 
@@ -95,6 +98,8 @@ def map_stations(items: Iterable, times: dict[str, int | None] | None = None) ->
             continue
         observed = cache.get(text, -1)
         if observed == -1:
+            if len(cache) >= MAP_TIME_CACHE:
+                cache.clear()  # times that carry seconds would otherwise grow it for ever
             observed = cache[text] = _epoch(text)
         stations.append(MapStation(uid, observed))
     return stations

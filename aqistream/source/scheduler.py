@@ -11,7 +11,10 @@ map (``bounds:`` and ``world`` lines), with what it has shown so far (cadence.py
 
 1. the map tiles discovery still needs (discovery.py), since they find the stations;
 2. a feed for each station the map shows a reading for that is newer than the one already
-   published, oldest first (that one is replaced soonest);
+   published, oldest first (that one is replaced soonest); a change the map shows after
+   its first look at the station before the backlog of that first look (the readings that
+   were there when the producer started, or after a restart newer than the last published),
+   which gets the quota left over: what is new stays fresh while the backlog clears;
 3. a feed for each station only a feed can show (one not on any map area), once its
    cadence says the next reading should have appeared;
 4. a map tile again once the stations in it should together have about SWEEP_NEWS new
@@ -50,6 +53,7 @@ NEWS_SHARE = 0.8
 
 FEED = "feed"
 MAP = "map"
+LIVE, BACKLOG = 0, 1  # the classes of news, in the order they are fetched
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class Watched:
     listed: bool = False  # a stations.txt line of its own resolves to it
     tile: Tile | None = None  # the map leaf it is in; None: only feeds show it
     map_observed: int | None = None  # its newest reading according to the map
+    # Whether map_observed is what the first look at it showed (the start's backlog).
+    first_look: bool = True
     have: int = 0  # observation epoch of the newest reading fetched or published
     asked_for: int | None = None  # the map reading the last feed request was made for
     behind_tries: int = 0
@@ -121,7 +127,8 @@ class Scheduler:
         self.sweeps: dict[Tile, _Sweep] = {}  # every leaf of every area
         self.in_flight: set[tuple[str, object]] = set()
         self.published: dict[int, int] = {}  # committed in Kafka: idx -> observation epoch
-        self._news: list[tuple[int, int]] = []  # heap of (map observation, idx) with news
+        # Stations with news: a heap of (BACKLOG or LIVE, map observation, idx).
+        self._news: list[tuple[int, int, int]] = []
         # Stations only a feed shows (listed and on no map leaf, or on a leaf that is down):
         # a heap of (API time of the next look, idx), checked again when it comes up.
         self._looks: list[tuple[float, int]] = []
@@ -307,20 +314,21 @@ class Scheduler:
     def _take_news(self, now: float, count: int) -> list[Request]:
         """Feeds for the stations with news, the oldest news first."""
         taken: list[Request] = []
-        later: list[tuple[int, int]] = []
+        later: list[tuple[int, int, int]] = []
         # A listed line being resolved may be one of these stations, and its records should
         # name its own line: the news waits for the moment that takes.
         if any(self._resolving(text, now) for text in self.listed):
             return taken
         while self._news and len(taken) < count:
-            observed, idx = heapq.heappop(self._news)
-            if not self._valid_news(observed, idx):
+            entry = heapq.heappop(self._news)
+            if not self._valid_news(*entry):
                 continue  # an outdated entry: the station has a newer one, or none
+            idx = entry[2]
             watched = self.watched[idx]
             if (FEED, idx) in self.in_flight:
                 continue  # back in the heap when its answer comes
             if watched.not_before > now:
-                later.append((observed, idx))
+                later.append(entry)
                 continue
             taken.append(self._feed_request(watched))
             self.in_flight.add((FEED, idx))
@@ -337,9 +345,17 @@ class Scheduler:
         when = max(self._line_looks.get(text, -math.inf), self.not_before.get(text, -math.inf))
         return when <= now
 
-    def _valid_news(self, observed: int, idx: int) -> bool:
+    def _valid_news(self, news_class: int, observed: int, idx: int) -> bool:
         watched = self.watched.get(idx)
-        return watched is not None and watched.has_news and watched.map_observed == observed
+        return (
+            watched is not None
+            and watched.has_news
+            and watched.map_observed == observed
+            and _news_class(watched) == news_class
+        )
+
+    def _push_news(self, watched: Watched, observed: int) -> None:
+        heapq.heappush(self._news, (_news_class(watched), observed, watched.idx))
 
     def _looks_due(self, now: float) -> list[tuple[float, Request]]:
         """Feeds a cadence asks for: stations only a feed shows, and lines not yet resolved."""
@@ -417,9 +433,9 @@ class Scheduler:
         # The heap is ordered by observation, not by when each may be asked: a look at its
         # first entries is enough, since only a few ever wait.
         times += [
-            self.watched[idx].not_before
-            for observed, idx in self._news[:200]
-            if self._valid_news(observed, idx) and (FEED, idx) not in self.in_flight
+            self.watched[entry[2]].not_before
+            for entry in self._news[:200]
+            if self._valid_news(*entry) and (FEED, entry[2]) not in self.in_flight
         ]
         for query in self.listed.values():
             if query.text not in self.idx_of:
@@ -481,10 +497,11 @@ class Scheduler:
             return
         watched.cadence.looked(station.observed, now)
         if watched.map_observed is None or station.observed > watched.map_observed:
+            watched.first_look = watched.map_observed is None
             watched.map_observed = station.observed
             watched.behind_tries = 0
             if watched.has_news:
-                heapq.heappush(self._news, (station.observed, station.uid))
+                self._push_news(watched, station.observed)
 
     def _home(self, uids: frozenset[int], tile: Tile) -> None:
         for uid in uids:
@@ -568,7 +585,7 @@ class Scheduler:
             # The map showed a newer reading than the feed has yet: ask again in a while.
             watched.behind_tries += 1
             watched.not_before = now + FEED_BEHIND_RETRY
-            heapq.heappush(self._news, (asked_for, idx))
+            self._push_news(watched, asked_for)
         else:
             watched.asked_for = asked_for
         self._look_later(watched, now)
@@ -591,7 +608,7 @@ class Scheduler:
             return
         watched.not_before = now + (self.unknown_station_pause if unknown else RETRY_AFTER)
         if watched.has_news:
-            heapq.heappush(self._news, (watched.map_observed, watched.idx))
+            self._push_news(watched, watched.map_observed)
         self._look_later(watched, now)
 
     # ================================================================ progress
@@ -615,3 +632,7 @@ class Scheduler:
                     (area.query, len(tiling.leaves), tiling.requests, len(tiling.stations()))
                 )
         return done
+
+
+def _news_class(watched: Watched) -> int:
+    return BACKLOG if watched.first_look else LIVE
