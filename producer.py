@@ -19,7 +19,13 @@ import os
 import sys
 import threading
 
-from aqistream.cli import ArgumentParser, add_loudness, number_at_least, stop_on_signals
+from aqistream.cli import (
+    ArgumentParser,
+    add_loudness,
+    fewer_malloc_arenas,
+    number_at_least,
+    stop_on_signals,
+)
 from aqistream.config import TOKEN_HELP, ConfigError, read_kafka_config, waqi_token
 from aqistream.kafka.publish import Fenced, Publisher
 from aqistream.logs import setup_logging
@@ -129,6 +135,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    fewer_malloc_arenas()  # before the fetch threads and librdkafka's start
     stop = threading.Event()
     stop_on_signals(stop, lambda name: log.info("%s: finishing the cycle, then exiting", name))
     try:

@@ -831,11 +831,10 @@ def limit_summary(target_id: str, figures: dict, evidence: dict) -> str:
             f"p99 {number(settled.get('p99', 0), 1)} min: the whole day's tail is its first "
             f"hour. At start each of the {number(figure['stations'])} stations has a reading "
             f"not yet published, and their first feeds take {number(sweep_minutes)} minutes of "
-            "the quota; the producer takes news oldest observation first, so a reading that "
-            "appears during that first sweep waits for it (the worst "
-            f"{number(whole.get('max', 0), 1)} min). Taking the news seen after the first "
-            "look at a station before the first look's backlog would serve those readings "
-            "first.\n"
+            "the quota. The changes seen after the first look at a station are taken before "
+            "that backlog, but a reading that appeared before its station's first look (the "
+            "producer's start and discovery) is part of it and waits for it (the worst "
+            f"{number(whole.get('max', 0), 1)} min).\n"
         )
     if target_id in ("aggregator_rate", "aggregator_delay_p99"):
         figure = figures["aggregator"]
