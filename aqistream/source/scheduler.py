@@ -11,10 +11,10 @@ map (``bounds:`` and ``world`` lines), with what it has shown so far (cadence.py
 
 1. the map tiles discovery still needs (discovery.py), since they find the stations;
 2. a feed for each station the map shows a reading for that is newer than the one already
-   published, oldest first (that one is replaced soonest); a change the map shows after
-   its first look at the station before the backlog of that first look (the readings that
-   were there when the producer started, or after a restart newer than the last published),
-   which gets the quota left over: what is new stays fresh while the backlog clears;
+   published: first the changes the map shows after its first look at a station, then the
+   backlog of that first look (the readings there when the producer started, or after a
+   restart newer than the last published) with the quota left over, so what is new stays
+   fresh while the backlog clears; the oldest first within each (replaced soonest);
 3. a feed for each station only a feed can show (one not on any map area), once its
    cadence says the next reading should have appeared;
 4. a map tile again once the stations in it should together have about SWEEP_NEWS new
@@ -312,7 +312,8 @@ class Scheduler:
         return chosen
 
     def _take_news(self, now: float, count: int) -> list[Request]:
-        """Feeds for the stations with news, the oldest news first."""
+        """Feeds for the stations with news: changes before the first look's backlog, and
+        the oldest news first within each."""
         taken: list[Request] = []
         later: list[tuple[int, int, int]] = []
         # A listed line being resolved may be one of these stations, and its records should
@@ -430,8 +431,8 @@ class Scheduler:
         times = [sweep.due for sweep in self.sweeps.values()]
         while self._news and not self._valid_news(*self._news[0]):
             heapq.heappop(self._news)
-        # The heap is ordered by observation, not by when each may be asked: a look at its
-        # first entries is enough, since only a few ever wait.
+        # The heap is ordered by class and observation, not by when each may be asked: a
+        # look at its first entries is enough, since only a few ever wait.
         times += [
             self.watched[entry[2]].not_before
             for entry in self._news[:200]
