@@ -33,6 +33,7 @@ from tests.reliability.harness import Verdict
 
 SEED = 12
 STATIONS = 20
+EXTRA_INSIDE_KILLS = 6  # kills beyond the count, if none so far landed inside a transaction
 
 
 class SlowWriter:
@@ -144,14 +145,20 @@ def test_aggregator_killed_at_random_moments(tmp_path, bootstrap_servers, topic_
     hours = scaled(24 * 20, 24 * 4)
     with SlowWriter(bootstrap_servers, topic_name, hours, seconds_per_hour=0.4):
         aggregator = start_aggregator(tmp_path, topic_name)
-        for number in range(kills):
-            # The last two kills make sure one of them lands inside a transaction.
+        number = 0
+        # From the last two kills on, each aims inside a transaction until one has landed
+        # there (a checkpoint every half second can commit first on a loaded machine).
+        while number < kills or (
+            number < kills + EXTRA_INSIDE_KILLS and not landed_inside(bootstrap_servers, topic_name)
+        ):
             inside = number >= kills - 2 and not landed_inside(bootstrap_servers, topic_name)
             kill_at_a_random_moment(aggregator, rng, topic_name + ".nowcast", marks, inside)
+            number += 1
             if rng.random() < 0.5:
                 shutil.rmtree(tmp_path / "state", ignore_errors=True)
                 fresh_states += 1
             aggregator = start_aggregator(tmp_path, topic_name)
+        kills = number
     started = time.monotonic()
     reference = Reference(partition_logs(bootstrap_servers, topic_name))
     outputs = wait_for_outputs(bootstrap_servers, topic_name, reference, timeout=240)
