@@ -139,16 +139,22 @@ def test_an_area_is_covered_and_only_stations_with_news_are_fetched():
     assert 1 <= sum(1 for r in made if r.kind == MAP) <= 2
 
 
-def test_news_goes_oldest_first_and_leaves_room_for_map_requests():
-    stations = {uid: (46 + uid / 100, 6 + uid / 20, T0 + uid) for uid in range(1, 41)}
+def discovered_only(stations) -> Scheduler:
+    """A scheduler that has discovered SWISS_BOX's stations and answered no feed yet."""
     scheduler = Scheduler()
     scheduler.update_lines([SWISS_BOX])
-    while scheduler.discovering:  # discovery only, no feed answered
+    while scheduler.discovering:
         for request in scheduler.plan(T0 + 900, 1000):
             if request.kind == MAP:
                 scheduler.map_answered(request, stations_in(request.tile.box, stations), T0 + 900)
             else:
                 scheduler.feed_failed(request, T0 - 120, unknown=False)
+    return scheduler
+
+
+def test_news_goes_oldest_first_and_leaves_room_for_map_requests():
+    stations = {uid: (46 + uid / 100, 6 + uid / 20, T0 + uid) for uid in range(1, 41)}
+    scheduler = discovered_only(stations)
     for sweep in scheduler.sweeps.values():
         sweep.due = T0  # the map is due again too
     requests = scheduler.plan(T0 + 900, 10)
@@ -161,14 +167,7 @@ def test_news_goes_oldest_first_and_leaves_room_for_map_requests():
 def test_a_change_seen_after_the_first_look_goes_before_the_backlog_of_the_first_look():
     # At start every station has a reading not yet published: the first look's backlog.
     stations = {uid: (46 + uid / 100, 6 + uid / 20, T0 + uid) for uid in range(1, 41)}
-    scheduler = Scheduler()
-    scheduler.update_lines([SWISS_BOX])
-    while scheduler.discovering:  # discovery only, no feed answered
-        for request in scheduler.plan(T0 + 900, 1000):
-            if request.kind == MAP:
-                scheduler.map_answered(request, stations_in(request.tile.box, stations), T0 + 900)
-            else:
-                scheduler.feed_failed(request, T0 - 120, unknown=False)
+    scheduler = discovered_only(stations)
     # Then a new reading appears at two of them, and a look at the map shows it.
     for uid in (33, 40):
         stations[uid] = (*stations[uid][:2], T0 + 3600)
